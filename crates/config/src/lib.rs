@@ -1,0 +1,733 @@
+//! `patchlake.toml`: the run configuration, its defaults, overrides and validation.
+//!
+//! One owner for configuration: every other crate receives a validated [`Config`] and never
+//! reads files or the environment itself. Every key can be set three ways, later ones winning:
+//! the TOML file, an environment variable `PATCHLAKE_<SECTION>_<KEY>` (for example
+//! `PATCHLAKE_LAKE_ROOT`), and a `--set section.key=value` flag. Errors name the key, where the
+//! value came from, and what would fix it.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// A configuration error, naming the key and where its value came from.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("reading config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{origin}: {message}")]
+    Parse { origin: String, message: String },
+    #[error("config key `{key}` ({origin}): {message}")]
+    Invalid {
+        key: String,
+        origin: String,
+        message: String,
+    },
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The whole configuration of a run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub lake: LakeConfig,
+    pub accounts: AccountsConfig,
+    pub regions: RegionsConfig,
+    pub roles: RolesConfig,
+    pub aws: AwsConfig,
+    pub collect: CollectConfig,
+    pub report: ReportConfig,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LakeConfig {
+    /// Local directory (default `./lake`) or, later, `s3://bucket/prefix`.
+    pub root: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccountsConfig {
+    /// Where the account list comes from: `static` (the `ids` list) or `organizations`.
+    pub source: AccountSource,
+    /// 12-digit account ids, as strings (`"012345678901"`: quote them so leading zeros stay).
+    pub ids: Vec<String>,
+    /// With `source = "organizations"`: role to assume in the management or delegated-admin
+    /// account to list accounts (the starting identity is used when unset).
+    pub organizations_role_arn: Option<String>,
+    /// Accounts never collected, whatever the source.
+    pub exclude: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccountSource {
+    Static,
+    Organizations,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RegionsConfig {
+    pub names: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RolesConfig {
+    /// Role name in every member account; used when `arn_template` is not set.
+    pub role_name: String,
+    /// Full ARN with `{account_id}` in place of the account, e.g.
+    /// `arn:aws:iam::{account_id}:role/patchlake/PatchlakeReadOnly`.
+    pub arn_template: Option<String>,
+    pub external_id: Option<String>,
+    pub session_name: String,
+    pub duration_seconds: i32,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AwsConfig {
+    /// Region for STS and Organizations calls (the hub's region).
+    pub home_region: String,
+    /// Named profile for the starting identity (else the standard credential chain).
+    pub profile: Option<String>,
+    /// Send every AWS call to this endpoint (a simulator or test server); production leaves it unset.
+    pub endpoint_url: Option<String>,
+    /// Attempts per call, including the first, before a call is given up.
+    pub max_attempts: u32,
+    /// Timeout of one HTTP attempt, in seconds.
+    pub attempt_timeout_seconds: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CollectConfig {
+    /// Account-regions collected at once.
+    pub concurrency: usize,
+    /// Calls in flight at once within one account-region.
+    pub per_region_concurrency: usize,
+    /// Patch states to collect per-instance patches for; empty means every state.
+    pub patch_states: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReportConfig {
+    /// An instance whose last scan ended longer ago than this is `stale`.
+    pub stale_after_days: i32,
+}
+
+impl Default for LakeConfig {
+    fn default() -> Self {
+        LakeConfig {
+            root: "./lake".into(),
+        }
+    }
+}
+
+impl Default for AccountsConfig {
+    fn default() -> Self {
+        AccountsConfig {
+            source: AccountSource::Static,
+            ids: Vec::new(),
+            organizations_role_arn: None,
+            exclude: Vec::new(),
+        }
+    }
+}
+
+impl Default for RegionsConfig {
+    fn default() -> Self {
+        RegionsConfig {
+            names: vec!["us-east-1".into()],
+        }
+    }
+}
+
+impl Default for RolesConfig {
+    fn default() -> Self {
+        RolesConfig {
+            role_name: "PatchlakeReadOnly".into(),
+            arn_template: None,
+            external_id: None,
+            session_name: "patchlake".into(),
+            duration_seconds: 3600,
+        }
+    }
+}
+
+impl Default for AwsConfig {
+    fn default() -> Self {
+        AwsConfig {
+            home_region: "us-east-1".into(),
+            profile: None,
+            endpoint_url: None,
+            max_attempts: 8,
+            attempt_timeout_seconds: 30,
+        }
+    }
+}
+
+impl Default for CollectConfig {
+    fn default() -> Self {
+        CollectConfig {
+            concurrency: 16,
+            per_region_concurrency: 8,
+            patch_states: Vec::new(),
+        }
+    }
+}
+
+impl Default for ReportConfig {
+    fn default() -> Self {
+        ReportConfig {
+            stale_after_days: 7,
+        }
+    }
+}
+
+/// The kind of value a key holds, for parsing overrides given as plain strings.
+#[derive(Clone, Copy)]
+enum Kind {
+    Str,
+    Int,
+    StrList,
+}
+
+/// Every key, for env/flag overrides and for naming keys in errors.
+const KEYS: &[(&str, Kind)] = &[
+    ("lake.root", Kind::Str),
+    ("accounts.source", Kind::Str),
+    ("accounts.ids", Kind::StrList),
+    ("accounts.organizations_role_arn", Kind::Str),
+    ("accounts.exclude", Kind::StrList),
+    ("regions.names", Kind::StrList),
+    ("roles.role_name", Kind::Str),
+    ("roles.arn_template", Kind::Str),
+    ("roles.external_id", Kind::Str),
+    ("roles.session_name", Kind::Str),
+    ("roles.duration_seconds", Kind::Int),
+    ("aws.home_region", Kind::Str),
+    ("aws.profile", Kind::Str),
+    ("aws.endpoint_url", Kind::Str),
+    ("aws.max_attempts", Kind::Int),
+    ("aws.attempt_timeout_seconds", Kind::Int),
+    ("collect.concurrency", Kind::Int),
+    ("collect.per_region_concurrency", Kind::Int),
+    ("collect.patch_states", Kind::StrList),
+    ("report.stale_after_days", Kind::Int),
+];
+
+/// Where a configuration came from, for error messages.
+#[derive(Clone, Debug)]
+pub struct Origin(String);
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Builds a [`Config`] from layers: defaults, a TOML document, env vars, `--set` flags.
+#[derive(Debug)]
+pub struct ConfigLoader {
+    doc: toml::Table,
+    origins: Vec<(String, String)>,
+    base_origin: String,
+}
+
+impl Default for ConfigLoader {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ConfigLoader {
+    /// Starts from the built-in defaults.
+    pub fn new() -> Self {
+        ConfigLoader {
+            doc: toml::Table::new(),
+            origins: Vec::new(),
+            base_origin: "defaults".into(),
+        }
+    }
+
+    /// Layers a TOML file on top.
+    pub fn file(self, path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        self.toml(&text, &path.display().to_string())
+    }
+
+    /// Layers a TOML document on top; `origin` names it in errors.
+    pub fn toml(mut self, text: &str, origin: &str) -> Result<Self> {
+        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| Error::Parse {
+            origin: origin.to_owned(),
+            message: e.to_string().trim_end().to_owned(),
+        })?;
+        for (section, value) in table {
+            match (self.doc.get_mut(&section), value) {
+                (Some(toml::Value::Table(existing)), toml::Value::Table(new)) => {
+                    for (k, v) in new {
+                        self.origins
+                            .push((format!("{section}.{k}"), origin.to_owned()));
+                        existing.insert(k, v);
+                    }
+                }
+                (_, value) => {
+                    if let toml::Value::Table(t) = &value {
+                        for k in t.keys() {
+                            self.origins
+                                .push((format!("{section}.{k}"), origin.to_owned()));
+                        }
+                    }
+                    self.doc.insert(section, value);
+                }
+            }
+        }
+        self.base_origin = origin.to_owned();
+        Ok(self)
+    }
+
+    /// Layers `PATCHLAKE_<SECTION>_<KEY>` variables from `vars` (pass `std::env::vars()`).
+    pub fn env(mut self, vars: impl IntoIterator<Item = (String, String)>) -> Result<Self> {
+        for (name, value) in vars {
+            let Some(rest) = name.strip_prefix("PATCHLAKE_") else {
+                continue;
+            };
+            let wanted = rest.to_ascii_lowercase();
+            // Only variables that name a key are overrides; others (PATCHLAKE_LOG...) are not ours.
+            if let Some((key, _)) = KEYS.iter().find(|(k, _)| k.replacen('.', "_", 1) == wanted) {
+                self.set(key, &value, &format!("environment variable {name}"))?;
+            }
+        }
+        Ok(self)
+    }
+
+    /// Layers one `section.key=value` override (the CLI's `--set`).
+    pub fn set_arg(mut self, assignment: &str) -> Result<Self> {
+        let origin = format!("--set {assignment}");
+        let (key, value) = assignment.split_once('=').ok_or_else(|| Error::Parse {
+            origin: origin.clone(),
+            message: "expected section.key=value, e.g. --set lake.root=/data/lake".into(),
+        })?;
+        self.set(key.trim(), value.trim(), &origin)?;
+        Ok(self)
+    }
+
+    fn set(&mut self, key: &str, raw: &str, origin: &str) -> Result<()> {
+        let Some((_, kind)) = KEYS.iter().find(|(k, _)| *k == key) else {
+            return Err(Error::Invalid {
+                key: key.to_owned(),
+                origin: origin.to_owned(),
+                message: format!(
+                    "unknown key; known keys are: {}",
+                    KEYS.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(", ")
+                ),
+            });
+        };
+        let value = match kind {
+            Kind::Str => toml::Value::String(raw.to_owned()),
+            Kind::Int => toml::Value::Integer(raw.parse().map_err(|_| Error::Invalid {
+                key: key.to_owned(),
+                origin: origin.to_owned(),
+                message: format!("expected a whole number, got {raw:?}"),
+            })?),
+            Kind::StrList => toml::Value::Array(
+                raw.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| toml::Value::String(s.to_owned()))
+                    .collect(),
+            ),
+        };
+        let (section, field) = key.split_once('.').expect("keys are section.field");
+        let entry = self
+            .doc
+            .entry(section)
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if let toml::Value::Table(t) = entry {
+            t.insert(field.to_owned(), value);
+        }
+        self.origins.push((key.to_owned(), origin.to_owned()));
+        Ok(())
+    }
+
+    fn origin_of(&self, key: &str) -> String {
+        let key = key.split('[').next().unwrap_or(key);
+        self.origins
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, o)| o.clone())
+            .unwrap_or_else(|| "defaults".into())
+    }
+
+    /// Deserializes and validates the layered configuration.
+    pub fn load(self) -> Result<Config> {
+        let config: Config =
+            toml::Value::Table(self.doc.clone())
+                .try_into()
+                .map_err(|e: toml::de::Error| Error::Parse {
+                    origin: self.base_origin.clone(),
+                    message: e.to_string().trim_end().to_owned(),
+                })?;
+        config.validate(&|key| self.origin_of(key))?;
+        Ok(config)
+    }
+}
+
+impl Config {
+    /// Parses and validates a TOML document over the defaults.
+    pub fn from_toml(text: &str) -> Result<Config> {
+        ConfigLoader::new().toml(text, "config")?.load()
+    }
+
+    fn validate(&self, origin: &dyn Fn(&str) -> String) -> Result<()> {
+        let invalid = |key: &str, message: String| Error::Invalid {
+            key: key.to_owned(),
+            origin: origin(key),
+            message,
+        };
+        if self.lake.root.trim().is_empty() {
+            return Err(invalid(
+                "lake.root",
+                "must not be empty; use a directory such as ./lake".into(),
+            ));
+        }
+        if self.lake.root.contains("://") && !self.lake.root.starts_with("s3://") {
+            return Err(invalid(
+                "lake.root",
+                format!(
+                    "unsupported scheme in {:?}: use a local directory or s3://bucket/prefix",
+                    self.lake.root
+                ),
+            ));
+        }
+        if self.accounts.source == AccountSource::Static && self.accounts.ids.is_empty() {
+            return Err(invalid(
+                "accounts.ids",
+                "is empty: list the 12-digit account ids to collect (as quoted strings), or set accounts.source = \"organizations\"".into(),
+            ));
+        }
+        for (i, id) in self.accounts.ids.iter().enumerate() {
+            patchlake_model::validate_account_id(id)
+                .map_err(|e| invalid(&format!("accounts.ids[{i}]"), e.to_string()))?;
+        }
+        for (i, id) in self.accounts.exclude.iter().enumerate() {
+            patchlake_model::validate_account_id(id)
+                .map_err(|e| invalid(&format!("accounts.exclude[{i}]"), e.to_string()))?;
+        }
+        if let Some(arn) = &self.accounts.organizations_role_arn
+            && !(arn.starts_with("arn:aws") && arn.contains(":iam::") && arn.contains(":role/"))
+        {
+            return Err(invalid(
+                "accounts.organizations_role_arn",
+                format!("{arn:?} is not a role ARN (arn:aws:iam::ACCOUNT:role/NAME)"),
+            ));
+        }
+        if self.regions.names.is_empty() {
+            return Err(invalid(
+                "regions.names",
+                "is empty: list at least one region such as \"us-east-1\"".into(),
+            ));
+        }
+        for (i, r) in self.regions.names.iter().enumerate() {
+            patchlake_model::validate_region(r)
+                .map_err(|e| invalid(&format!("regions.names[{i}]"), e.to_string()))?;
+        }
+        patchlake_model::validate_region(&self.aws.home_region)
+            .map_err(|e| invalid("aws.home_region", e.to_string()))?;
+        if let Some(t) = &self.roles.arn_template {
+            let probe = t.replace("{account_id}", "000000000000");
+            let ok = t.contains("{account_id}")
+                && probe.starts_with("arn:aws")
+                && probe.contains(":iam::000000000000:role/")
+                && !probe.contains('{');
+            if !ok {
+                return Err(invalid(
+                    "roles.arn_template",
+                    format!(
+                        "{t:?} is not a role ARN template: expected arn:aws:iam::{{account_id}}:role/NAME"
+                    ),
+                ));
+            }
+        } else if self.roles.role_name.is_empty()
+            || !self
+                .roles
+                .role_name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-/".contains(c))
+        {
+            return Err(invalid(
+                "roles.role_name",
+                format!(
+                    "{:?} is not an IAM role name (letters, digits and +=,.@_-)",
+                    self.roles.role_name
+                ),
+            ));
+        }
+        if let Some(x) = &self.roles.external_id
+            && (x.len() < 2 || x.len() > 1224)
+        {
+            return Err(invalid(
+                "roles.external_id",
+                "must be 2 to 1224 characters".into(),
+            ));
+        }
+        if !(2..=64).contains(&self.roles.session_name.len()) {
+            return Err(invalid(
+                "roles.session_name",
+                "must be 2 to 64 characters".into(),
+            ));
+        }
+        if !(900..=43200).contains(&self.roles.duration_seconds) {
+            return Err(invalid(
+                "roles.duration_seconds",
+                format!(
+                    "{} is outside STS's range of 900 to 43200 seconds",
+                    self.roles.duration_seconds
+                ),
+            ));
+        }
+        if let Some(url) = &self.aws.endpoint_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(invalid(
+                "aws.endpoint_url",
+                format!("{url:?} is not an http(s) URL"),
+            ));
+        }
+        if self.aws.max_attempts == 0 {
+            return Err(invalid("aws.max_attempts", "must be at least 1".into()));
+        }
+        if self.collect.concurrency == 0 {
+            return Err(invalid("collect.concurrency", "must be at least 1".into()));
+        }
+        if self.collect.per_region_concurrency == 0 {
+            return Err(invalid(
+                "collect.per_region_concurrency",
+                "must be at least 1".into(),
+            ));
+        }
+        const STATES: [&str; 7] = [
+            "Installed",
+            "InstalledOther",
+            "InstalledPendingReboot",
+            "InstalledRejected",
+            "Missing",
+            "Failed",
+            "NotApplicable",
+        ];
+        for (i, s) in self.collect.patch_states.iter().enumerate() {
+            if !STATES.contains(&s.as_str()) {
+                return Err(invalid(
+                    &format!("collect.patch_states[{i}]"),
+                    format!("unknown patch state {s:?}; known: {}", STATES.join(", ")),
+                ));
+            }
+        }
+        if self.report.stale_after_days < 1 {
+            return Err(invalid(
+                "report.stale_after_days",
+                "must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The role ARN to assume in `account_id`.
+    pub fn role_arn(&self, account_id: &str) -> String {
+        match &self.roles.arn_template {
+            Some(t) => t.replace("{account_id}", account_id),
+            None => format!("arn:aws:iam::{account_id}:role/{}", self.roles.role_name),
+        }
+    }
+
+    /// SHA-256 of the canonical form of this configuration, recorded with every run.
+    pub fn sha256(&self) -> String {
+        let canonical = serde_json::to_vec(self).expect("config serializes");
+        hex::encode(Sha256::digest(canonical))
+    }
+
+    /// The configuration as TOML, for `patchlake config show`.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("config serializes")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+        [accounts]
+        ids = ["012345678901", "123456789012"]
+        [regions]
+        names = ["us-east-1", "eu-west-1"]
+        [roles]
+        external_id = "abc123"
+    "#;
+
+    #[test]
+    fn parses_and_keeps_account_ids_as_strings() {
+        let c = Config::from_toml(GOOD).unwrap();
+        assert_eq!(c.accounts.ids[0], "012345678901");
+        assert_eq!(
+            c.role_arn("012345678901"),
+            "arn:aws:iam::012345678901:role/PatchlakeReadOnly"
+        );
+        assert_eq!(c.lake.root, "./lake");
+        assert_eq!(c.sha256().len(), 64);
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let err = Config::from_toml(&format!("{GOOD}\n[lake]\nrooot = \"x\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("rooot"), "{err}");
+    }
+
+    #[test]
+    fn malformed_values_name_the_key() {
+        let cases = [
+            (
+                r#"[accounts]
+                ids = ["12345"]"#,
+                "accounts.ids[0]",
+            ),
+            (
+                r#"[accounts]
+                ids = []"#,
+                "accounts.ids",
+            ),
+            (
+                r#"[accounts]
+                ids = ["012345678901"]
+                [regions]
+                names = ["moon-1"]"#,
+                "regions.names[0]",
+            ),
+            (
+                r#"[accounts]
+                ids = ["012345678901"]
+                [roles]
+                arn_template = "arn:aws:iam::123:role/x""#,
+                "roles.arn_template",
+            ),
+            (
+                r#"[accounts]
+                ids = ["012345678901"]
+                [roles]
+                duration_seconds = 60"#,
+                "roles.duration_seconds",
+            ),
+            (
+                r#"[accounts]
+                ids = ["012345678901"]
+                [lake]
+                root = "gs://bucket""#,
+                "lake.root",
+            ),
+        ];
+        for (text, key) in cases {
+            let err = Config::from_toml(text).unwrap_err().to_string();
+            assert!(err.contains(key), "{key}: {err}");
+        }
+        // A wrong type is named by the TOML layer.
+        let err = Config::from_toml("[collect]\nconcurrency = \"many\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("concurrency"), "{err}");
+        // Numbers instead of quoted account ids are refused, not silently converted.
+        let err = Config::from_toml("[accounts]\nids = [12345678901]")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("ids"), "{err}");
+    }
+
+    #[test]
+    fn env_and_flags_override_the_file_in_order() {
+        let c = ConfigLoader::new()
+            .toml(GOOD, "patchlake.toml")
+            .unwrap()
+            .env([
+                ("PATCHLAKE_LAKE_ROOT".to_string(), "/env/lake".to_string()),
+                (
+                    "PATCHLAKE_REGIONS_NAMES".into(),
+                    "us-west-2, ap-south-1".into(),
+                ),
+                ("PATCHLAKE_LOG".into(), "debug".into()),
+                ("HOME".into(), "/root".into()),
+            ])
+            .unwrap()
+            .set_arg("collect.concurrency=3")
+            .unwrap()
+            .set_arg("lake.root=/flag/lake")
+            .unwrap()
+            .load()
+            .unwrap();
+        assert_eq!(c.lake.root, "/flag/lake");
+        assert_eq!(c.regions.names, vec!["us-west-2", "ap-south-1"]);
+        assert_eq!(c.collect.concurrency, 3);
+        assert_eq!(c.accounts.ids.len(), 2);
+    }
+
+    #[test]
+    fn bad_override_names_its_origin() {
+        let err = ConfigLoader::new()
+            .toml(GOOD, "patchlake.toml")
+            .unwrap()
+            .env([(
+                "PATCHLAKE_COLLECT_CONCURRENCY".to_string(),
+                "lots".to_string(),
+            )])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("collect.concurrency"), "{err}");
+        assert!(err.contains("PATCHLAKE_COLLECT_CONCURRENCY"), "{err}");
+        let err = ConfigLoader::new()
+            .set_arg("lake.nope=1")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("lake.nope") && err.contains("known keys"),
+            "{err}"
+        );
+        let err = ConfigLoader::new()
+            .toml(GOOD, "patchlake.toml")
+            .unwrap()
+            .set_arg("accounts.ids=1")
+            .unwrap()
+            .load()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("accounts.ids[0]") && err.contains("--set"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn malformed_toml_names_the_file_and_line() {
+        let err = ConfigLoader::new()
+            .toml("[lake\nroot=1", "my.toml")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("my.toml") && err.contains("line"), "{err}");
+    }
+}

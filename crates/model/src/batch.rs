@@ -1,0 +1,313 @@
+//! Conversion between records and Arrow record batches, following [`Table::schema`].
+//!
+//! The hot table (`instance_patches`, hundreds of rows per instance) is built column by column;
+//! the others, small and nested, go through arrow-json's serde decoder against the table schema,
+//! which keeps one definition of each nested type (approval rules, tags, file lists).
+
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, ListBuilder, RecordBatch, StringBuilder, StringDictionaryBuilder,
+    TimestampMicrosecondBuilder,
+};
+use arrow::datatypes::Int32Type;
+use arrow::json::ReaderBuilder;
+use arrow::json::writer::{JsonArray, WriterBuilder};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::records::*;
+use crate::{Error, Result, RunId, Table};
+
+fn arrow_err(table: Table) -> impl FnOnce(arrow::error::ArrowError) -> Error {
+    move |source| Error::Arrow {
+        table: table.name(),
+        source,
+    }
+}
+
+/// Builds a batch of `table` from serde-serializable rows (fields not in the schema are ignored).
+pub fn serialize_rows<T: Serialize>(table: Table, rows: &[T]) -> Result<RecordBatch> {
+    let schema = table.schema();
+    if rows.is_empty() {
+        return Ok(RecordBatch::new_empty(schema));
+    }
+    let mut decoder = ReaderBuilder::new(schema)
+        .with_batch_size(rows.len())
+        .build_decoder()
+        .map_err(arrow_err(table))?;
+    decoder.serialize(rows).map_err(arrow_err(table))?;
+    let batch = decoder.flush().map_err(arrow_err(table))?;
+    Ok(batch.expect("rows were serialized"))
+}
+
+/// Reads rows back from a batch of `table` (the inverse of [`serialize_rows`]).
+pub fn deserialize_rows<T: DeserializeOwned>(table: Table, batch: &RecordBatch) -> Result<Vec<T>> {
+    json_rows(table, batch)?
+        .into_iter()
+        .map(|v| {
+            serde_json::from_value(v).map_err(|e| Error::Arrow {
+                table: table.name(),
+                source: arrow::error::ArrowError::JsonError(e.to_string()),
+            })
+        })
+        .collect()
+}
+
+fn json_rows(table: Table, batch: &RecordBatch) -> Result<Vec<serde_json::Value>> {
+    let mut writer = WriterBuilder::new()
+        .with_explicit_nulls(false)
+        .build::<_, JsonArray>(Vec::new());
+    writer.write(batch).map_err(arrow_err(table))?;
+    writer.finish().map_err(arrow_err(table))?;
+    let bytes = writer.into_inner();
+    if bytes.is_empty() {
+        return Ok(Vec::new());
+    }
+    serde_json::from_slice(&bytes).map_err(|e| Error::Arrow {
+        table: table.name(),
+        source: arrow::error::ArrowError::JsonError(e.to_string()),
+    })
+}
+
+/// The `instance_patches` batch, built column by column (the lake's largest table).
+pub fn instance_patches_batch(rows: &[InstancePatch]) -> Result<RecordBatch> {
+    let n = rows.len();
+    let mut account = StringDictionaryBuilder::<Int32Type>::new();
+    let mut region = StringDictionaryBuilder::<Int32Type>::new();
+    let mut instance = StringBuilder::with_capacity(n, n * 19);
+    let mut title = StringBuilder::with_capacity(n, n * 48);
+    let mut kb = StringBuilder::with_capacity(n, n * 16);
+    let mut class = StringDictionaryBuilder::<Int32Type>::new();
+    let mut severity = StringDictionaryBuilder::<Int32Type>::new();
+    let mut state = StringDictionaryBuilder::<Int32Type>::new();
+    let mut installed = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
+    let mut cves = ListBuilder::new(StringBuilder::new());
+    for r in rows {
+        account.append_value(&r.account_id);
+        region.append_value(&r.region);
+        instance.append_value(&r.instance_id);
+        title.append_value(&r.title);
+        kb.append_option(r.kb_id.as_deref());
+        class.append_option(r.classification.as_deref());
+        severity.append_option(r.severity.as_deref());
+        state.append_value(&r.state);
+        installed.append_option(r.installed_at.map(|t| t.timestamp_micros()));
+        for c in &r.cve_ids {
+            cves.values().append_value(c);
+        }
+        cves.append(true);
+    }
+    // Dictionary builders dedupe the low-cardinality columns cheaply; the schema says Utf8.
+    let utf8 = |a: ArrayRef| -> Result<ArrayRef> {
+        arrow::compute::cast(&a, &arrow::datatypes::DataType::Utf8)
+            .map_err(arrow_err(Table::InstancePatches))
+    };
+    let columns: Vec<ArrayRef> = vec![
+        utf8(Arc::new(account.finish()))?,
+        utf8(Arc::new(region.finish()))?,
+        Arc::new(instance.finish()),
+        Arc::new(title.finish()),
+        Arc::new(kb.finish()),
+        utf8(Arc::new(class.finish()))?,
+        utf8(Arc::new(severity.finish()))?,
+        utf8(Arc::new(state.finish()))?,
+        Arc::new(installed.finish()),
+        Arc::new(cves.finish()),
+    ];
+    RecordBatch::try_new(Table::InstancePatches.schema(), columns)
+        .map_err(arrow_err(Table::InstancePatches))
+}
+
+impl TaskOutput {
+    /// One batch per data table, in [`Table::DATA`] order (empty tables give empty batches).
+    pub fn to_batches(&self) -> Result<Vec<(Table, RecordBatch)>> {
+        Ok(vec![
+            (
+                Table::Instances,
+                serialize_rows(Table::Instances, &self.instances)?,
+            ),
+            (
+                Table::PatchStates,
+                serialize_rows(Table::PatchStates, &self.patch_states)?,
+            ),
+            (
+                Table::InstancePatches,
+                instance_patches_batch(&self.instance_patches)?,
+            ),
+            (
+                Table::Baselines,
+                serialize_rows(Table::Baselines, &self.baselines)?,
+            ),
+            (
+                Table::PatchGroups,
+                serialize_rows(Table::PatchGroups, &self.patch_groups)?,
+            ),
+            (
+                Table::InventoryApplications,
+                serialize_rows(Table::InventoryApplications, &self.inventory_applications)?,
+            ),
+            (
+                Table::MaintenanceWindows,
+                serialize_rows(Table::MaintenanceWindows, &self.maintenance_windows)?,
+            ),
+            (
+                Table::Coverage,
+                serialize_rows(Table::Coverage, std::slice::from_ref(&self.coverage))?,
+            ),
+        ])
+    }
+}
+
+impl RunRecord {
+    /// The one-row batch of the `runs` table for this record (`run_id` lives in the path).
+    pub fn to_batch(&self) -> Result<RecordBatch> {
+        serialize_rows(Table::Runs, std::slice::from_ref(self))
+    }
+
+    /// Reads the records of a `runs` file, whose run id comes from its path.
+    pub fn from_batch(batch: &RecordBatch, run_id: &RunId) -> Result<Vec<RunRecord>> {
+        json_rows(Table::Runs, batch)?
+            .into_iter()
+            .map(|mut v| {
+                v["run_id"] = serde_json::Value::String(run_id.to_string());
+                serde_json::from_value(v).map_err(|e| Error::Arrow {
+                    table: "runs",
+                    source: arrow::error::ArrowError::JsonError(e.to_string()),
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use chrono::{TimeZone, Utc};
+
+    use super::*;
+
+    fn t(h: u32) -> Timestamp {
+        Utc.with_ymd_and_hms(2026, 11, 25, h, 0, 0).unwrap()
+    }
+
+    pub(crate) fn sample_task() -> TaskOutput {
+        let coverage = Coverage {
+            account_id: "012345678901".into(),
+            region: "us-east-1".into(),
+            status: CoverageStatus::Ok,
+            error_code: None,
+            error_message: None,
+            api_calls: 7,
+            throttled_calls: 1,
+            retries: 1,
+            started_at: t(1),
+            finished_at: t(2),
+            instances: 1,
+        };
+        let mut task = TaskOutput::empty(coverage);
+        task.instances.push(Instance {
+            account_id: "012345678901".into(),
+            region: "us-east-1".into(),
+            instance_id: "i-0123456789abcdef0".into(),
+            platform_type: Some("Linux".into()),
+            last_ping_at: Some(t(3)),
+            patch_group: Some("prod".into()),
+            tags: BTreeMap::from([("Patch Group".into(), "prod".into())]),
+            ..Default::default()
+        });
+        task.patch_states.push(PatchState {
+            account_id: "012345678901".into(),
+            region: "us-east-1".into(),
+            instance_id: "i-0123456789abcdef0".into(),
+            missing: 3,
+            operation_end_at: Some(t(4)),
+            ..Default::default()
+        });
+        task.instance_patches.push(InstancePatch {
+            account_id: "012345678901".into(),
+            region: "us-east-1".into(),
+            instance_id: "i-0123456789abcdef0".into(),
+            title: "openssl-libs".into(),
+            state: "Missing".into(),
+            cve_ids: vec!["CVE-2024-0001".into(), "CVE-2024-0002".into()],
+            ..Default::default()
+        });
+        task.baselines.push(Baseline {
+            account_id: "012345678901".into(),
+            region: "us-east-1".into(),
+            baseline_id: "pb-0123456789abcdef0".into(),
+            approval_rules: vec![ApprovalRule {
+                filters: vec![PatchFilter {
+                    key: "CLASSIFICATION".into(),
+                    values: vec!["Security".into()],
+                }],
+                compliance_level: Some("CRITICAL".into()),
+                approve_after_days: Some(7),
+                approve_until_date: None,
+                enable_non_security: false,
+            }],
+            rejected_patches: vec!["system-release.*".into()],
+            ..Default::default()
+        });
+        task
+    }
+
+    #[test]
+    fn task_output_becomes_one_batch_per_table_with_the_table_schema() {
+        let task = sample_task();
+        let batches = task.to_batches().unwrap();
+        assert_eq!(batches.len(), Table::DATA.len());
+        for (table, batch) in &batches {
+            assert_eq!(batch.schema(), table.schema(), "{table}");
+        }
+        let rows = |t: Table| batches.iter().find(|(x, _)| *x == t).unwrap().1.num_rows();
+        assert_eq!(rows(Table::Instances), 1);
+        assert_eq!(rows(Table::InstancePatches), 1);
+        assert_eq!(rows(Table::Coverage), 1);
+        assert_eq!(rows(Table::PatchGroups), 0);
+    }
+
+    #[test]
+    fn nested_rows_round_trip() {
+        let task = sample_task();
+        let b = serialize_rows(Table::Baselines, &task.baselines).unwrap();
+        let back: Vec<Baseline> = deserialize_rows(Table::Baselines, &b).unwrap();
+        assert_eq!(back, task.baselines);
+        let i = serialize_rows(Table::Instances, &task.instances).unwrap();
+        let back: Vec<Instance> = deserialize_rows(Table::Instances, &i).unwrap();
+        assert_eq!(back, task.instances);
+        let p = instance_patches_batch(&task.instance_patches).unwrap();
+        let back: Vec<InstancePatch> = deserialize_rows(Table::InstancePatches, &p).unwrap();
+        assert_eq!(back, task.instance_patches);
+    }
+
+    #[test]
+    fn run_record_round_trips_with_run_id_from_the_path() {
+        let run_id: RunId = "20261125T010000Z-0000abcd".parse().unwrap();
+        let rec = RunRecord {
+            run_id: run_id.clone(),
+            started_at: t(1),
+            finished_at: t(2),
+            tool_version: crate::TOOL_VERSION.into(),
+            config_sha256: "ab".repeat(32),
+            accounts: 5,
+            regions: 2,
+            tasks_ok: 9,
+            tasks_partial: 0,
+            tasks_failed: 1,
+            row_counts: BTreeMap::from([("instances".into(), 10)]),
+            files: vec![RunFile {
+                table: "instances".into(),
+                path: "instances/dt=2026-11-25/run_id=x/part-00000.parquet".into(),
+                rows: 10,
+                bytes: 1234,
+                sha256: "cd".repeat(32),
+            }],
+        };
+        let batch = rec.to_batch().unwrap();
+        assert_eq!(batch.num_rows(), 1);
+        assert_eq!(RunRecord::from_batch(&batch, &run_id).unwrap(), vec![rec]);
+    }
+}
