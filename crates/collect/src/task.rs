@@ -1,0 +1,432 @@
+//! Collection of one account-region.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use aws_sdk_ssm::Client;
+use aws_sdk_ssm::types::{PatchOrchestratorFilter, ResourceTypeForTagging};
+use chrono::Utc;
+use futures::{StreamExt, TryStreamExt};
+use patchlake_assume::{AwsError, CallStats, ClientFactory, ErrorKind, RoleAssumer, classify};
+use patchlake_config::Config;
+use patchlake_model::{Coverage, CoverageStatus, Instance, InstancePatch, PatchState, TaskOutput};
+
+use crate::Target;
+use crate::convert;
+
+/// DescribeInstancePatchStates accepts at most this many instance ids per call.
+pub const PATCH_STATE_BATCH: usize = 50;
+/// The largest page SSM's Describe* calls return for instances and patches.
+pub const PAGE_SIZE: i32 = 50;
+
+type Tags = BTreeMap<String, String>;
+
+/// Errors met during a target that did not stop it; the first one is reported in coverage.
+#[derive(Default)]
+struct Problems {
+    first: Option<AwsError>,
+    count: usize,
+}
+
+impl Problems {
+    fn record(&mut self, target: &Target, e: AwsError) {
+        tracing::warn!(account_id = %target.account_id, region = %target.region,
+            op = e.operation, code = %e.code, "call failed after retries; target is partial: {}", e.message);
+        self.count += 1;
+        self.first.get_or_insert(e);
+    }
+}
+
+pub(crate) async fn collect_target(
+    factory: &ClientFactory,
+    assumer: &RoleAssumer,
+    config: &Config,
+    target: &Target,
+) -> TaskOutput {
+    let started_at = Utc::now();
+    let stats = CallStats::new();
+    let mut out = TaskOutput::empty(Coverage {
+        account_id: target.account_id.clone(),
+        region: target.region.clone(),
+        status: CoverageStatus::Ok,
+        error_code: None,
+        error_message: None,
+        api_calls: 0,
+        throttled_calls: 0,
+        retries: 0,
+        started_at,
+        finished_at: started_at,
+        instances: 0,
+    });
+    let span =
+        tracing::info_span!("collect", account_id = %target.account_id, region = %target.region);
+    let _guard = span.enter();
+
+    let result = match assumer.credentials_for(&target.account_id).await {
+        Err(e) => Err((e.code().to_owned(), e.to_string())),
+        Ok(identity) => {
+            let ssm = factory.ssm(&target.region, identity, &stats);
+            let mut problems = Problems::default();
+            match collect_with(&ssm, config, target, &mut out, &mut problems).await {
+                Err(e) => Err((e.code.clone(), describe(target, &e))),
+                Ok(()) => Ok(problems),
+            }
+        }
+    };
+    drop(_guard);
+
+    let s = stats.snapshot();
+    let c = &mut out.coverage;
+    c.api_calls = s.attempts as i64;
+    c.throttled_calls = s.throttled as i64;
+    c.retries = s.retries() as i64;
+    c.finished_at = Utc::now();
+    c.instances = out.instances.len() as i64;
+    match result {
+        Err((code, message)) => {
+            c.status = CoverageStatus::Failed;
+            c.error_code = Some(code);
+            c.error_message = Some(message);
+        }
+        Ok(problems) => {
+            if let Some(first) = problems.first {
+                c.status = CoverageStatus::Partial;
+                c.error_code = Some(first.code.clone());
+                c.error_message = Some(format!(
+                    "{} call(s) failed after retries; first: {}",
+                    problems.count,
+                    describe(target, &first)
+                ));
+            }
+        }
+    }
+    tracing::info!(account_id = %target.account_id, region = %target.region,
+        status = c.status.as_str(), instances = c.instances, api_calls = c.api_calls,
+        throttled = c.throttled_calls, "target collected");
+    out
+}
+
+fn describe(target: &Target, e: &AwsError) -> String {
+    format!(
+        "{} in account {} region {}: {}: {}",
+        e.operation, target.account_id, target.region, e.code, e.message
+    )
+}
+
+/// Collects everything for the target into `out`. Returns `Err` only when nothing useful can
+/// be collected (the instance inventory itself failed); later failures are `problems`.
+async fn collect_with(
+    ssm: &Client,
+    config: &Config,
+    target: &Target,
+    out: &mut TaskOutput,
+    problems: &mut Problems,
+) -> Result<(), AwsError> {
+    let conc = config.collect.per_region_concurrency;
+
+    // Managed instances.
+    let mut pages = ssm
+        .describe_instance_information()
+        .max_results(PAGE_SIZE)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| classify("ssm:DescribeInstanceInformation", &e))?;
+        for info in page.instance_information_list() {
+            if let Some(i) = convert::instance(target, info) {
+                out.instances.push(i);
+            }
+        }
+    }
+    let ids: Vec<String> = out
+        .instances
+        .iter()
+        .map(|i| i.instance_id.clone())
+        .collect();
+
+    // Patch states, 50 ids per call.
+    let state_results: Vec<Result<Vec<PatchState>, AwsError>> =
+        futures::stream::iter(ids.chunks(PATCH_STATE_BATCH).map(|c| c.to_vec()))
+            .map(|chunk| async move {
+                let pages: Vec<_> = ssm
+                    .describe_instance_patch_states()
+                    .set_instance_ids(Some(chunk))
+                    .into_paginator()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(|e| classify("ssm:DescribeInstancePatchStates", &e))?;
+                Ok(pages
+                    .iter()
+                    .flat_map(|p| p.instance_patch_states())
+                    .map(|s| convert::patch_state(target, s))
+                    .collect())
+            })
+            .buffer_unordered(conc)
+            .collect()
+            .await;
+    for r in state_results {
+        match r {
+            Ok(states) => out.patch_states.extend(states),
+            Err(e) => problems.record(target, e),
+        }
+    }
+
+    // Patch groups: from the patch state when there is one, else from the instance's tags.
+    let group_of: BTreeMap<&str, &str> = out
+        .patch_states
+        .iter()
+        .filter_map(|s| Some((s.instance_id.as_str(), s.patch_group.as_deref()?)))
+        .collect();
+    let untagged: Vec<String> = out
+        .instances
+        .iter()
+        .filter(|i| !group_of.contains_key(i.instance_id.as_str()))
+        .map(|i| i.instance_id.clone())
+        .collect();
+    let mut groups: BTreeMap<String, String> = group_of
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let tag_results: Vec<(String, Result<Tags, AwsError>)> = futures::stream::iter(untagged)
+        .map(|id| async move {
+            let r = ssm
+                .list_tags_for_resource()
+                .resource_type(ResourceTypeForTagging::ManagedInstance)
+                .resource_id(&id)
+                .send()
+                .await
+                .map(|o| {
+                    o.tag_list()
+                        .iter()
+                        .map(|t| (t.key().to_owned(), t.value().to_owned()))
+                        .collect()
+                })
+                .map_err(|e| classify("ssm:ListTagsForResource", &e));
+            (id, r)
+        })
+        .buffer_unordered(conc)
+        .collect()
+        .await;
+    let mut tags_of = BTreeMap::new();
+    for (id, r) in tag_results {
+        match r {
+            Ok(tags) => {
+                if let Some(g) = convert::patch_group_from_tags(&tags) {
+                    groups.insert(id.clone(), g.to_owned());
+                }
+                tags_of.insert(id, tags);
+            }
+            Err(e) if e.kind == ErrorKind::NotFound => {}
+            Err(e) => problems.record(target, e),
+        }
+    }
+    for i in &mut out.instances {
+        i.patch_group = groups.get(&i.instance_id).cloned();
+        if let Some(t) = tags_of.remove(&i.instance_id) {
+            i.tags = t;
+        }
+    }
+
+    // Per-instance patches, for instances that reported a patch state.
+    let states_filter = config.collect.patch_states.clone();
+    let with_state: Vec<String> = out
+        .patch_states
+        .iter()
+        .map(|s| s.instance_id.clone())
+        .collect();
+    let patch_results: Vec<Result<Vec<InstancePatch>, AwsError>> =
+        futures::stream::iter(with_state)
+            .map(|id| {
+                let states_filter = states_filter.clone();
+                async move {
+                    let mut req = ssm
+                        .describe_instance_patches()
+                        .instance_id(&id)
+                        .max_results(PAGE_SIZE);
+                    if !states_filter.is_empty() {
+                        req = req.filters(
+                            PatchOrchestratorFilter::builder()
+                                .key("State")
+                                .set_values(Some(states_filter))
+                                .build(),
+                        );
+                    }
+                    let mut rows = Vec::new();
+                    let mut pages = req.into_paginator().send();
+                    while let Some(page) = pages.next().await {
+                        match page {
+                            Ok(p) => rows.extend(
+                                p.patches()
+                                    .iter()
+                                    .map(|d| convert::instance_patch(target, &id, d)),
+                            ),
+                            Err(e) => {
+                                let e = classify("ssm:DescribeInstancePatches", &e);
+                                // An instance deregistered since it was listed is gone, not
+                                // a failure.
+                                if e.kind == ErrorKind::NotFound {
+                                    return Ok(Vec::new());
+                                }
+                                return Err(e);
+                            }
+                        }
+                    }
+                    Ok(rows)
+                }
+            })
+            .buffer_unordered(conc)
+            .collect()
+            .await;
+    for r in patch_results {
+        match r {
+            Ok(rows) => out.instance_patches.extend(rows),
+            Err(e) => problems.record(target, e),
+        }
+    }
+
+    // Baselines, with their full approval rules.
+    match collect_baselines(ssm, target, &out.instances, conc, problems).await {
+        Ok(b) => out.baselines = b,
+        Err(e) => problems.record(target, e),
+    }
+
+    // Patch-group registrations.
+    let mut pages = ssm
+        .describe_patch_groups()
+        .max_results(100)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        match page {
+            Ok(p) => out.patch_groups.extend(
+                p.mappings()
+                    .iter()
+                    .filter_map(|m| convert::patch_group(target, m)),
+            ),
+            Err(e) => {
+                problems.record(target, classify("ssm:DescribePatchGroups", &e));
+                break;
+            }
+        }
+    }
+
+    // Maintenance windows and the patch groups their targets select.
+    match collect_windows(ssm, target, conc).await {
+        Ok(w) => out.maintenance_windows = w,
+        Err(e) => problems.record(target, e),
+    }
+    Ok(())
+}
+
+async fn collect_baselines(
+    ssm: &Client,
+    target: &Target,
+    instances: &[Instance],
+    conc: usize,
+    problems: &mut Problems,
+) -> Result<Vec<patchlake_model::Baseline>, AwsError> {
+    let mut identities = Vec::new();
+    let mut pages = ssm
+        .describe_patch_baselines()
+        .max_results(100)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| classify("ssm:DescribePatchBaselines", &e))?;
+        identities.extend(page.baseline_identities().iter().cloned());
+    }
+    // The default baseline of every operating system the fleet runs, as SSM resolves it.
+    let systems: BTreeSet<&str> = instances
+        .iter()
+        .filter_map(|i| i.operating_system.as_deref())
+        .collect();
+    let mut defaults = BTreeSet::new();
+    for os in systems {
+        match ssm
+            .get_default_patch_baseline()
+            .operating_system(aws_sdk_ssm::types::OperatingSystem::from(os))
+            .send()
+            .await
+        {
+            Ok(o) => {
+                if let Some(id) = o.baseline_id() {
+                    defaults.insert(id.to_owned());
+                }
+            }
+            Err(e) => problems.record(target, classify("ssm:GetDefaultPatchBaseline", &e)),
+        }
+    }
+    let defaults = &defaults;
+    let results: Vec<Result<patchlake_model::Baseline, AwsError>> =
+        futures::stream::iter(identities)
+            .map(|ident| async move {
+                let id = ident.baseline_id().unwrap_or_default().to_owned();
+                let doc = ssm
+                    .get_patch_baseline()
+                    .baseline_id(&id)
+                    .send()
+                    .await
+                    .map_err(|e| classify("ssm:GetPatchBaseline", &e))?;
+                let is_default = ident.default_baseline() || defaults.contains(&id);
+                Ok(convert::baseline(target, &ident, &doc, is_default))
+            })
+            .buffer_unordered(conc)
+            .collect()
+            .await;
+    let mut baselines = Vec::new();
+    for r in results {
+        match r {
+            Ok(b) => baselines.push(b),
+            Err(e) => problems.record(target, e),
+        }
+    }
+    Ok(baselines)
+}
+
+async fn collect_windows(
+    ssm: &Client,
+    target: &Target,
+    conc: usize,
+) -> Result<Vec<patchlake_model::MaintenanceWindow>, AwsError> {
+    let mut windows = Vec::new();
+    let mut pages = ssm
+        .describe_maintenance_windows()
+        .max_results(PAGE_SIZE)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| classify("ssm:DescribeMaintenanceWindows", &e))?;
+        windows.extend(page.window_identities().iter().cloned());
+    }
+    futures::stream::iter(windows)
+        .map(|w| async move {
+            let id = w.window_id().unwrap_or_default().to_owned();
+            let mut groups = BTreeSet::new();
+            let mut pages = ssm
+                .describe_maintenance_window_targets()
+                .window_id(&id)
+                .max_results(PAGE_SIZE)
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let page =
+                    page.map_err(|e| classify("ssm:DescribeMaintenanceWindowTargets", &e))?;
+                for t in page.targets() {
+                    for sel in t.targets() {
+                        let key = sel.key().unwrap_or_default();
+                        if key == "tag:Patch Group" || key == "tag:PatchGroup" {
+                            groups.extend(sel.values().iter().cloned());
+                        }
+                    }
+                }
+            }
+            Ok(convert::maintenance_window(
+                target,
+                &w,
+                groups.into_iter().collect(),
+            ))
+        })
+        .buffer_unordered(conc)
+        .try_collect()
+        .await
+}
