@@ -1,0 +1,255 @@
+//! patchlake's lake writer: the write side of the lake contract (`shared/LAKE.md`).
+//!
+//! This crate owns the lake's physical layout and its commit protocol. Collector tasks hand
+//! their [`TaskOutput`](patchlake_model::TaskOutput) to [`Lake::stage`], which writes one
+//! Parquet file per table under `_staging/<run_id>/`; [`Lake::finalize`] compacts a run's
+//! staged files into sorted, size-bounded part files under `<table>/dt=../run_id=../`, then
+//! writes the run's `runs` record last: that record *is* the commit. It also owns the Parquet
+//! writer settings ([`format::writer_properties`]), the object keys ([`layout`]), the storage
+//! abstraction ([`Storage`], [`LocalDir`]) and integrity checks ([`Lake::verify`]).
+//!
+//! It must not decide what a record contains or how a table's columns are typed (that is
+//! `patchlake-model`), must not interpret the data (compliance is derived by `queries/`), and
+//! must never make an uncommitted run look committed: readers rely on "a run exists exactly
+//! when its `runs` record does".
+
+pub mod error;
+pub mod format;
+pub mod layout;
+pub mod storage;
+
+mod finalize;
+mod stage;
+mod verify;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use patchlake_model::{RunId, RunRecord, Table};
+
+pub use error::{Error, Result};
+pub use finalize::RunMeta;
+pub use stage::{StagedFile, StagedTask};
+pub use storage::{LocalDir, LocalFile, ObjectMeta, Storage};
+pub use verify::{FileProblem, Problem, VerifyReport};
+
+/// Tuning of the files [`Lake::finalize`] writes.
+#[derive(Clone, Debug)]
+pub struct LakeOptions {
+    /// A committed part file is closed once it reaches about this size; a table larger than
+    /// this is split into several parts.
+    pub target_file_bytes: u64,
+    /// Rows per Parquet row group.
+    pub row_group_rows: usize,
+}
+
+impl Default for LakeOptions {
+    fn default() -> Self {
+        LakeOptions {
+            target_file_bytes: 256 * 1024 * 1024,
+            row_group_rows: format::ROW_GROUP_ROWS,
+        }
+    }
+}
+
+/// A run with task output under `_staging/`: in flight, abandoned, or committed with its
+/// staging not yet cleaned up.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StagedRun {
+    pub run_id: RunId,
+    /// Tasks completely staged (their coverage file exists).
+    pub tasks: usize,
+    pub files: usize,
+    pub bytes: u64,
+    /// Whether the run's `runs` record exists (its staging is garbage).
+    pub committed: bool,
+}
+
+/// A lake: a storage root holding committed runs and staged task output.
+#[derive(Clone, Debug)]
+pub struct Lake {
+    storage: Arc<dyn Storage>,
+    options: LakeOptions,
+}
+
+impl Lake {
+    /// Opens the local lake at `root`, creating the directory if needed (writers).
+    pub fn open(root: impl AsRef<Path>) -> Result<Lake> {
+        Ok(Lake::with_storage(Arc::new(LocalDir::create(root)?)))
+    }
+
+    /// Opens the existing local lake at `root` ([`Error::NotFound`] if absent; readers).
+    pub fn open_existing(root: impl AsRef<Path>) -> Result<Lake> {
+        Ok(Lake::with_storage(Arc::new(LocalDir::open(root)?)))
+    }
+
+    /// A lake over any storage backend.
+    pub fn with_storage(storage: Arc<dyn Storage>) -> Lake {
+        Lake {
+            storage,
+            options: LakeOptions::default(),
+        }
+    }
+
+    pub fn with_options(mut self, options: LakeOptions) -> Lake {
+        self.options = options;
+        self
+    }
+
+    pub fn options(&self) -> &LakeOptions {
+        &self.options
+    }
+
+    pub fn storage(&self) -> &Arc<dyn Storage> {
+        &self.storage
+    }
+
+    /// The lake's root directory, when it is local.
+    pub fn local_root(&self) -> Option<PathBuf> {
+        self.storage.local_path("")
+    }
+
+    /// Every committed run, sorted by run id (oldest first).
+    pub async fn committed_runs(&self) -> Result<Vec<RunRecord>> {
+        let mut runs = Vec::new();
+        for meta in self.storage.list(Table::Runs.name()).await? {
+            let Some(run_id) = layout::parse_runs_key(&meta.key) else {
+                tracing::warn!(key = %meta.key, "ignoring unexpected object under runs/");
+                continue;
+            };
+            runs.push(self.read_run_record(&meta.key, &run_id).await?);
+        }
+        runs.sort_by(|a, b| a.run_id.cmp(&b.run_id));
+        Ok(runs)
+    }
+
+    /// The record of a committed run ([`Error::NotCommitted`] if it has none).
+    pub async fn run(&self, run_id: &RunId) -> Result<RunRecord> {
+        let key = layout::runs_key(run_id);
+        if self.storage.head(&key).await?.is_none() {
+            let staged = !self
+                .storage
+                .list(&layout::staging_prefix(run_id))
+                .await?
+                .is_empty();
+            let detail = if staged {
+                "it has staged task output only: still running, or abandoned"
+            } else {
+                "no such run in the lake"
+            };
+            return Err(Error::NotCommitted {
+                run_id: run_id.clone(),
+                detail: detail.to_owned(),
+            });
+        }
+        self.read_run_record(&key, run_id).await
+    }
+
+    /// The most recent committed run, if any.
+    pub async fn latest_run(&self) -> Result<Option<RunRecord>> {
+        Ok(self.committed_runs().await?.pop())
+    }
+
+    /// Runs with output under `_staging/`, sorted by run id.
+    pub async fn staged_runs(&self) -> Result<Vec<StagedRun>> {
+        let mut by_run: BTreeMap<RunId, StagedRun> = BTreeMap::new();
+        for meta in self.storage.list(layout::STAGING).await? {
+            let mut segments = meta.key.split('/').skip(1);
+            let Some(run_id) = segments.next().and_then(|s| s.parse::<RunId>().ok()) else {
+                tracing::warn!(key = %meta.key, "ignoring unexpected object under _staging/");
+                continue;
+            };
+            let run = by_run.entry(run_id.clone()).or_insert_with(|| StagedRun {
+                run_id,
+                tasks: 0,
+                files: 0,
+                bytes: 0,
+                committed: false,
+            });
+            run.files += 1;
+            run.bytes += meta.size;
+            if segments.next() == Some(Table::Coverage.name()) {
+                run.tasks += 1;
+            }
+        }
+        let mut runs: Vec<StagedRun> = by_run.into_values().collect();
+        for run in &mut runs {
+            run.committed = self
+                .storage
+                .head(&layout::runs_key(&run.run_id))
+                .await?
+                .is_some();
+        }
+        Ok(runs)
+    }
+
+    /// Deletes a run's staged output (garbage collection of abandoned or committed runs);
+    /// returns how many objects were deleted.
+    pub async fn discard_staging(&self, run_id: &RunId) -> Result<usize> {
+        self.storage
+            .delete_prefix(&layout::staging_prefix(run_id))
+            .await
+    }
+
+    async fn read_run_record(&self, key: &str, run_id: &RunId) -> Result<RunRecord> {
+        let shown = self.storage.url(key);
+        let file = self.storage.get_file(key).await?;
+        let batches = {
+            let shown = shown.clone();
+            blocking(move || format::read_file(file.path(), &shown, None)).await?
+        };
+        let mut records = Vec::new();
+        for batch in &batches {
+            records.extend(
+                RunRecord::from_batch(batch, run_id)
+                    .map_err(|e| Error::corrupt(&shown, e.to_string()))?,
+            );
+        }
+        match <[RunRecord; 1]>::try_from(records) {
+            Ok([record]) => Ok(record),
+            Err(records) => Err(Error::corrupt(
+                shown,
+                format!(
+                    "a runs record holds exactly one row, found {}",
+                    records.len()
+                ),
+            )),
+        }
+    }
+}
+
+/// Runs blocking work (file I/O, Parquet encoding and decoding, sorting) off the async
+/// runtime's worker threads. A panic in `f` is a bug and propagates.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(result) => result,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => Err(Error::Io {
+            path: "(blocking task)".to_owned(),
+            source: std::io::Error::new(std::io::ErrorKind::Interrupted, e.to_string()),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Collectors stage from `tokio::spawn`ed tasks: every future must be `Send`.
+    #[test]
+    fn lake_futures_are_send() {
+        fn send<T: Send>(_: &T) {}
+        fn check(lake: &Lake, run: &RunId, task: &patchlake_model::TaskOutput, meta: &RunMeta) {
+            send(&lake.stage(run, task));
+            send(&lake.finalize(meta));
+            send(&lake.committed_runs());
+            send(&lake.run(run));
+            send(&lake.staged_runs());
+            send(&lake.verify(run));
+        }
+        let _ = check;
+    }
+}

@@ -1,0 +1,165 @@
+//! Staging one collector task's output: one Parquet file per non-empty table under
+//! `_staging/<run_id>/<table>/<account_id>-<region>.parquet`.
+//!
+//! The coverage file is written last and removed first: it marks the task as completely
+//! staged, so a crash halfway through a (re)stage leaves the task unstaged rather than mixed,
+//! and `finalize` ignores data files of tasks without one.
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use patchlake_model::{
+    CoverageStatus, RunId, Table, TaskOutput, validate_account_id, validate_region,
+};
+
+use crate::{Error, Lake, Result, blocking, format, layout};
+
+/// One file written by [`Lake::stage`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StagedFile {
+    pub table: Table,
+    pub key: String,
+    pub rows: usize,
+    pub bytes: usize,
+}
+
+/// What [`Lake::stage`] wrote for a task.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StagedTask {
+    pub run_id: RunId,
+    pub task_key: String,
+    pub status: CoverageStatus,
+    /// The files written, coverage last; tables without rows have none.
+    pub files: Vec<StagedFile>,
+}
+
+impl StagedTask {
+    /// Rows staged in `table`.
+    pub fn rows(&self, table: Table) -> usize {
+        self.files
+            .iter()
+            .filter(|f| f.table == table)
+            .map(|f| f.rows)
+            .sum()
+    }
+}
+
+/// Checks that every row of `batch` belongs to the task's account and region.
+fn check_rows(
+    task_key: &str,
+    account: &str,
+    region: &str,
+    table: Table,
+    batch: &RecordBatch,
+) -> Result<()> {
+    for (column, expected) in [("account_id", account), ("region", region)] {
+        let values = batch
+            .column_by_name(column)
+            .and_then(|c| c.as_string_opt::<i32>())
+            .expect("every data table has utf8 account_id and region");
+        if let Some((row, found)) = values
+            .iter()
+            .enumerate()
+            .find(|(_, v)| *v != Some(expected))
+        {
+            return Err(Error::InvalidTask {
+                task_key: task_key.to_owned(),
+                detail: format!(
+                    "{table} row {row} has {column} {found:?}, but the task collects {account}/{region}"
+                ),
+            });
+        }
+        debug_assert_eq!(values.null_count(), 0);
+    }
+    Ok(())
+}
+
+impl Lake {
+    /// Stages a task's output for `run_id`. Staging the same task (account-region) again
+    /// replaces its files, so a retried task never duplicates rows.
+    pub async fn stage(&self, run_id: &RunId, task: &TaskOutput) -> Result<StagedTask> {
+        let task_key = task.task_key();
+        let coverage = &task.coverage;
+        for check in [
+            validate_account_id(&coverage.account_id),
+            validate_region(&coverage.region),
+        ] {
+            check.map_err(|e| Error::InvalidTask {
+                task_key: task_key.clone(),
+                detail: e.to_string(),
+            })?;
+        }
+        let batches = task.to_batches().map_err(|source| Error::Model {
+            context: format!("task {task_key}"),
+            source,
+        })?;
+        for (table, batch) in &batches {
+            check_rows(
+                &task_key,
+                &coverage.account_id,
+                &coverage.region,
+                *table,
+                batch,
+            )?;
+        }
+
+        let keys: Vec<(Table, String)> = batches
+            .iter()
+            .map(|(t, _)| (*t, layout::staged_key(run_id, *t, &task_key)))
+            .collect();
+        let shown: Vec<String> = keys.iter().map(|(_, k)| self.storage.url(k)).collect();
+        let row_group_rows = self.options.row_group_rows;
+        let encoded = blocking(move || {
+            batches
+                .into_iter()
+                .zip(shown)
+                .map(|((table, batch), shown)| {
+                    let rows = batch.num_rows();
+                    if rows == 0 {
+                        return Ok((rows, None));
+                    }
+                    let props = format::writer_properties(Some(table), false, row_group_rows);
+                    Ok((rows, Some(format::encode(&batch, props, &shown)?)))
+                })
+                .collect::<Result<Vec<_>>>()
+        })
+        .await?;
+
+        let coverage_key = layout::staged_key(run_id, Table::Coverage, &task_key);
+        self.storage.delete(&coverage_key).await?;
+        let mut files = Vec::new();
+        let mut coverage_file = None;
+        for ((table, key), (rows, data)) in keys.into_iter().zip(encoded) {
+            let Some(data) = data else {
+                self.storage.delete(&key).await?;
+                continue;
+            };
+            if table == Table::Coverage {
+                coverage_file = Some((key, rows, data));
+                continue;
+            }
+            let bytes = data.len();
+            self.storage.put(&key, data).await?;
+            files.push(StagedFile {
+                table,
+                key,
+                rows,
+                bytes,
+            });
+        }
+        let (key, rows, data) = coverage_file.expect("a task has exactly one coverage row");
+        let bytes = data.len();
+        self.storage.put(&key, data).await?;
+        files.push(StagedFile {
+            table: Table::Coverage,
+            key,
+            rows,
+            bytes,
+        });
+        tracing::debug!(run_id = %run_id, task = %task_key, files = files.len(), "staged task");
+        Ok(StagedTask {
+            run_id: run_id.clone(),
+            task_key,
+            status: coverage.status,
+            files,
+        })
+    }
+}

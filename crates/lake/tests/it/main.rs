@@ -1,0 +1,5 @@
+//! Integration tests of the lake writer: staging, committing, reading back, verifying.
+
+mod commit;
+mod fixtures;
+mod integrity;

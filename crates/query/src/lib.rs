@@ -1,0 +1,391 @@
+//! patchlake's query layer: DataFusion SQL over the committed runs of a lake.
+//!
+//! This crate owns the query context ([`LakeQuery`]): which run a report sees ([`AsOf`]), how
+//! lake tables are exposed to SQL (each table holding only the selected run's rows, plus
+//! `history_<table>` over every committed run with `dt` and `run_id` partition columns), the
+//! report parameters (`params`), the DataFusion session settings, and the registry of named
+//! reports whose SQL lives in the top-level `queries/` directory.
+//!
+//! It must never read an uncommitted run: files are registered from `runs` records, not found
+//! by listing directories. It does not write to the lake (that is `patchlake-lake`) and does
+//! not format output (that is `patchlake-report`); compliance is defined in SQL
+//! (`queries/views/instance_compliance.sql`), never in Rust.
+
+pub mod error;
+pub mod reports;
+pub mod table;
+
+use std::fmt;
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use chrono::{Duration, NaiveDate};
+use datafusion::arrow::array::{Int32Array, RecordBatch, StringArray, TimestampMicrosecondArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use datafusion::datasource::MemTable;
+use datafusion::error::DataFusionError;
+use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
+use patchlake_lake::{Lake, layout};
+use patchlake_model::{RunId, RunRecord, Table};
+
+pub use error::{Error, Result};
+pub use reports::{Report, View, find_report, list_reports};
+use table::{CommittedFile, CommittedFiles};
+
+/// Which committed run the reports see.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AsOf {
+    /// The most recent committed run.
+    Latest,
+    /// This run, which must be committed.
+    Run(RunId),
+    /// The latest committed run whose `dt` is on or before this date.
+    Date(NaiveDate),
+}
+
+impl FromStr for AsOf {
+    type Err = Error;
+
+    /// `latest`, a run id (`20261125T101112Z-deadbeef`) or a date (`2026-11-25`).
+    fn from_str(s: &str) -> Result<Self> {
+        let s = s.trim();
+        if s.eq_ignore_ascii_case("latest") {
+            return Ok(AsOf::Latest);
+        }
+        if let Ok(run_id) = s.parse::<RunId>() {
+            return Ok(AsOf::Run(run_id));
+        }
+        if let Ok(date) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+            return Ok(AsOf::Date(date));
+        }
+        Err(Error::InvalidAsOf {
+            value: s.to_owned(),
+        })
+    }
+}
+
+impl fmt::Display for AsOf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AsOf::Latest => f.write_str("latest"),
+            AsOf::Run(run_id) => write!(f, "{run_id}"),
+            AsOf::Date(date) => write!(f, "{}", date.format("%Y-%m-%d")),
+        }
+    }
+}
+
+/// Parameters of the reports, exposed to SQL as the one-row `params` table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReportParams {
+    /// A patch state whose last operation ended more than this many days before the run
+    /// started is `stale`.
+    pub stale_after_days: i32,
+}
+
+impl Default for ReportParams {
+    fn default() -> Self {
+        ReportParams {
+            stale_after_days: 7,
+        }
+    }
+}
+
+/// The DataFusion settings of every query context, in one place: Parquet predicate pushdown
+/// into the decoder, filter reordering, page-index and statistics pruning, bloom filters;
+/// UTC session time zone; `information_schema` for `SHOW TABLES`.
+pub fn session_config() -> SessionConfig {
+    let mut config = SessionConfig::new().with_information_schema(true);
+    let options = config.options_mut();
+    let parquet = &mut options.execution.parquet;
+    parquet.pushdown_filters = true;
+    parquet.reorder_filters = true;
+    parquet.enable_page_index = true;
+    parquet.pruning = true;
+    parquet.bloom_filter_on_read = true;
+    options.execution.time_zone = Some("+00:00".to_owned());
+    config
+}
+
+/// A query context over one committed run of a lake.
+pub struct LakeQuery {
+    ctx: SessionContext,
+    run: RunRecord,
+    runs: Vec<RunRecord>,
+    params: ReportParams,
+}
+
+impl fmt::Debug for LakeQuery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LakeQuery")
+            .field("run_id", &self.run.run_id)
+            .field("committed_runs", &self.runs.len())
+            .field("params", &self.params)
+            .finish()
+    }
+}
+
+fn setup(what: impl Into<String>) -> impl FnOnce(DataFusionError) -> Error {
+    let what = what.into();
+    move |source| Error::Setup {
+        what,
+        source: Box::new(source),
+    }
+}
+
+impl LakeQuery {
+    /// Opens the local lake at `root` for the run `as_of` selects.
+    pub async fn open(root: &Path, as_of: AsOf, params: ReportParams) -> Result<LakeQuery> {
+        let lake = Lake::open_existing(root).map_err(|e| match e {
+            patchlake_lake::Error::NotFound { .. } => Error::LakeNotFound {
+                root: root.to_path_buf(),
+            },
+            e => e.into(),
+        })?;
+        Self::from_lake(&lake, as_of, params).await
+    }
+
+    /// A query context over an already opened lake.
+    pub async fn from_lake(lake: &Lake, as_of: AsOf, params: ReportParams) -> Result<LakeQuery> {
+        if !(0..=36_500).contains(&params.stale_after_days) {
+            return Err(Error::InvalidParam {
+                name: "stale_after_days",
+                detail: format!("{} is not between 0 and 36500", params.stale_after_days),
+            });
+        }
+        let root = lake.local_root().ok_or_else(|| Error::NotLocal {
+            root: lake.storage().url(""),
+        })?;
+        let runs = lake.committed_runs().await?;
+        let run = select_run(lake, &root, &runs, &as_of).await?;
+        let ctx = SessionContext::new_with_config(session_config());
+        register_tables(&ctx, &root, &run, &runs)?;
+        register_params(&ctx, &run, &params)?;
+        for view in reports::VIEWS {
+            ctx.sql(view.sql)
+                .await
+                .map_err(setup(format!("view {}", view.name)))?;
+        }
+        tracing::debug!(run_id = %run.run_id, as_of = %as_of, "opened lake query");
+        Ok(LakeQuery {
+            ctx,
+            run,
+            runs,
+            params,
+        })
+    }
+
+    /// The run the reports see.
+    pub fn run(&self) -> &RunRecord {
+        &self.run
+    }
+
+    /// Every committed run (what the `history_*` tables cover), oldest first.
+    pub fn committed_runs(&self) -> &[RunRecord] {
+        &self.runs
+    }
+
+    pub fn params(&self) -> &ReportParams {
+        &self.params
+    }
+
+    /// The DataFusion context, for callers that want DataFrames or plans.
+    pub fn context(&self) -> &SessionContext {
+        &self.ctx
+    }
+
+    /// Runs the named report. The result has at least one batch (empty when there are no
+    /// rows), so its schema is always known.
+    pub async fn report(&self, name: &str) -> Result<Vec<RecordBatch>> {
+        let report = find_report(name)?;
+        self.run_sql(report.sql)
+            .await
+            .map_err(|source| Error::Report {
+                name: name.to_owned(),
+                source: Box::new(source),
+            })
+    }
+
+    /// Runs ad-hoc, read-only SQL (no DDL, DML or `SET`).
+    pub async fn sql(&self, text: &str) -> Result<Vec<RecordBatch>> {
+        self.run_sql(text).await.map_err(|source| Error::Sql {
+            source: Box::new(source),
+        })
+    }
+
+    async fn run_sql(&self, text: &str) -> Result<Vec<RecordBatch>, DataFusionError> {
+        let options = SQLOptions::new()
+            .with_allow_ddl(false)
+            .with_allow_dml(false)
+            .with_allow_statements(false);
+        let frame = self.ctx.sql_with_options(text, options).await?;
+        let schema = Arc::new(frame.schema().as_arrow().clone());
+        let batches = frame.collect().await?;
+        // An empty result still carries its columns, so every output format has a header.
+        if batches.iter().all(|b| b.num_rows() == 0) {
+            return Ok(vec![RecordBatch::new_empty(schema)]);
+        }
+        Ok(batches.into_iter().filter(|b| b.num_rows() > 0).collect())
+    }
+}
+
+async fn select_run(
+    lake: &Lake,
+    root: &Path,
+    runs: &[RunRecord],
+    as_of: &AsOf,
+) -> Result<RunRecord> {
+    let no_runs = || Error::NoCommittedRuns {
+        root: root.to_path_buf(),
+    };
+    match as_of {
+        AsOf::Latest => runs.last().cloned().ok_or_else(no_runs),
+        AsOf::Run(run_id) => match runs.iter().find(|r| &r.run_id == run_id) {
+            Some(run) => Ok(run.clone()),
+            // Not committed: let the lake explain (staged only, or unknown).
+            None => Ok(lake.run(run_id).await?),
+        },
+        AsOf::Date(date) => {
+            let earliest = runs.first().ok_or_else(no_runs)?;
+            runs.iter()
+                .rev()
+                .find(|r| r.run_id.date() <= *date)
+                .cloned()
+                .ok_or_else(|| Error::NoRunAsOf {
+                    date: *date,
+                    earliest: earliest.run_id.clone(),
+                    root: root.to_path_buf(),
+                })
+        }
+    }
+}
+
+/// The committed files of `table` in `run`, as absolute local paths.
+fn run_files(
+    root: &Path,
+    table: Table,
+    run: &RunRecord,
+    partitioned: bool,
+) -> Result<Vec<CommittedFile>> {
+    let partition_values = || {
+        if partitioned {
+            vec![run.run_id.dt(), run.run_id.to_string()]
+        } else {
+            Vec::new()
+        }
+    };
+    let local = |key: &str| root.join(key).to_string_lossy().into_owned();
+    if table == Table::Runs {
+        // The commit record is not listed in itself; its size comes from the file.
+        let key = layout::runs_key(&run.run_id);
+        let path = root.join(&key);
+        let size = std::fs::metadata(&path)
+            .map_err(|source| patchlake_lake::Error::Io {
+                path: path.display().to_string(),
+                source,
+            })?
+            .len();
+        return Ok(vec![CommittedFile {
+            path: local(&key),
+            size,
+            partition_values: partition_values(),
+        }]);
+    }
+    Ok(run
+        .files
+        .iter()
+        .filter(|f| f.table == table.name())
+        .map(|f| CommittedFile {
+            path: local(&f.path),
+            size: f.bytes as u64,
+            partition_values: partition_values(),
+        })
+        .collect())
+}
+
+fn register_tables(
+    ctx: &SessionContext,
+    root: &Path,
+    run: &RunRecord,
+    runs: &[RunRecord],
+) -> Result<()> {
+    for table in Table::ALL {
+        let current = CommittedFiles::current(table.schema(), run_files(root, table, run, false)?);
+        ctx.register_table(table.name(), Arc::new(current))
+            .map_err(setup(format!("table {table}")))?;
+        let mut all = Vec::new();
+        for r in runs {
+            all.extend(run_files(root, table, r, true)?);
+        }
+        let history = CommittedFiles::history(table.schema(), all);
+        ctx.register_table(format!("history_{table}"), Arc::new(history))
+            .map_err(setup(format!("table history_{table}")))?;
+    }
+    Ok(())
+}
+
+fn register_params(ctx: &SessionContext, run: &RunRecord, params: &ReportParams) -> Result<()> {
+    let ts = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("run_id", DataType::Utf8, false),
+        Field::new("dt", DataType::Utf8, false),
+        Field::new("run_started_at", ts.clone(), false),
+        Field::new("stale_after_days", DataType::Int32, false),
+        Field::new("stale_before", ts, false),
+    ]));
+    let started = run.started_at.timestamp_micros();
+    let stale_before =
+        (run.started_at - Duration::days(params.stale_after_days.into())).timestamp_micros();
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringArray::from(vec![run.run_id.to_string()])),
+            Arc::new(StringArray::from(vec![run.run_id.dt()])),
+            Arc::new(TimestampMicrosecondArray::from(vec![started]).with_timezone("UTC")),
+            Arc::new(Int32Array::from(vec![params.stale_after_days])),
+            Arc::new(TimestampMicrosecondArray::from(vec![stale_before]).with_timezone("UTC")),
+        ],
+    )
+    .map_err(|e| setup("table params")(e.into()))?;
+    let table = MemTable::try_new(schema, vec![vec![batch]]).map_err(setup("table params"))?;
+    ctx.register_table("params", Arc::new(table))
+        .map_err(setup("table params"))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn as_of_parses_latest_run_ids_and_dates() {
+        assert_eq!("latest".parse::<AsOf>().unwrap(), AsOf::Latest);
+        assert_eq!(" LATEST ".parse::<AsOf>().unwrap(), AsOf::Latest);
+        let id = "20261125T101112Z-deadbeef";
+        assert_eq!(id.parse::<AsOf>().unwrap(), AsOf::Run(id.parse().unwrap()));
+        assert_eq!(
+            "2026-11-25".parse::<AsOf>().unwrap(),
+            AsOf::Date(NaiveDate::from_ymd_opt(2026, 11, 25).unwrap())
+        );
+        for s in ["latest", id, "2026-11-25"] {
+            assert_eq!(s.parse::<AsOf>().unwrap().to_string(), s);
+        }
+        for bad in [
+            "",
+            "yesterday",
+            "2026-13-01",
+            "20261125T101112Z-DEADBEEF",
+            "2026/11/25",
+        ] {
+            let err = bad.parse::<AsOf>().unwrap_err().to_string();
+            assert!(err.contains("expected `latest`"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn session_config_enables_parquet_pruning() {
+        let config = session_config();
+        let parquet = &config.options().execution.parquet;
+        assert!(parquet.pushdown_filters && parquet.enable_page_index && parquet.pruning);
+    }
+}

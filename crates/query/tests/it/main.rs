@@ -1,0 +1,5 @@
+//! Integration tests of the query layer over lakes written by `patchlake-lake`.
+
+mod as_of;
+mod compliance;
+mod fixtures;

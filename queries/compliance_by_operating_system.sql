@@ -1,0 +1,18 @@
+-- compliance_by_operating_system: one row per SSM operating system ('(unknown)' when the
+-- platform maps to none). Same counts as compliance_by_patch_group.
+SELECT
+    COALESCE(operating_system, '(unknown)') AS operating_system,
+    COUNT(*) AS instances,
+    COUNT(*) FILTER (WHERE status = 'compliant') AS compliant,
+    COUNT(*) FILTER (WHERE status = 'non_compliant') AS non_compliant,
+    COUNT(*) FILTER (WHERE status = 'stale') AS stale,
+    COUNT(*) FILTER (WHERE status = 'unreported') AS unreported,
+    ROUND(100.0 * COUNT(*) FILTER (WHERE status = 'compliant') / COUNT(*), 1) AS compliance_pct,
+    COALESCE(SUM(missing), 0) AS missing,
+    COALESCE(SUM(failed), 0) AS failed,
+    COALESCE(SUM(installed_pending_reboot), 0) AS installed_pending_reboot,
+    COALESCE(SUM(critical_non_compliant), 0) AS critical_non_compliant,
+    COALESCE(SUM(security_non_compliant), 0) AS security_non_compliant
+FROM instance_compliance
+GROUP BY 1
+ORDER BY 1

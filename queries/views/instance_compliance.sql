@@ -1,0 +1,113 @@
+-- instance_compliance: the one definition of an instance's patch compliance in a run.
+-- Every compliance report selects from this view; see queries/README.md.
+--
+-- One row per managed instance (table `instances`) of the selected run.
+--   baseline_id      the effective baseline: the patch group registration matching the
+--                    instance's (account_id, region, patch_group, operating_system), else the
+--                    account-region's default baseline for the instance's operating_system
+--   baseline_source  'patch_group', 'default', or NULL when neither exists
+--   status           the first that applies:
+--                      unreported     the instance has no patch state
+--                      stale          operation_end_at < run_started_at - stale_after_days
+--                      non_compliant  missing + failed + installed_pending_reboot > 0
+--                      compliant      otherwise
+--   reported_baseline_id  the baseline the patch state reports
+--   baseline_drift   the instance has a patch state and it reports another baseline than the
+--                    effective one
+-- `params` is the one-row table of report parameters (run_id, run_started_at,
+-- stale_after_days, stale_before = run_started_at - stale_after_days).
+CREATE VIEW instance_compliance AS
+WITH registration AS (
+    -- SSM allows one baseline per (patch group, operating system); MIN guards against
+    -- duplicates fanning out instances.
+    SELECT account_id, region, patch_group, operating_system, MIN(baseline_id) AS baseline_id
+    FROM patch_groups
+    GROUP BY account_id, region, patch_group, operating_system
+),
+default_baseline AS (
+    SELECT account_id, region, operating_system, MIN(baseline_id) AS baseline_id
+    FROM baselines
+    WHERE is_default
+    GROUP BY account_id, region, operating_system
+),
+baseline AS (
+    SELECT account_id, region, baseline_id,
+           MIN(name) AS name, MIN(operating_system) AS operating_system
+    FROM baselines
+    GROUP BY account_id, region, baseline_id
+),
+effective AS (
+    SELECT
+        i.account_id,
+        i.region,
+        i.instance_id,
+        i.computer_name,
+        i.platform_type,
+        i.platform_name,
+        i.platform_version,
+        i.operating_system,
+        i.ping_status,
+        i.patch_group,
+        COALESCE(r.baseline_id, d.baseline_id) AS baseline_id,
+        CASE
+            WHEN r.baseline_id IS NOT NULL THEN 'patch_group'
+            WHEN d.baseline_id IS NOT NULL THEN 'default'
+        END AS baseline_source
+    FROM instances i
+    LEFT JOIN registration r
+        ON r.account_id = i.account_id
+       AND r.region = i.region
+       AND r.patch_group = i.patch_group
+       AND r.operating_system = i.operating_system
+    LEFT JOIN default_baseline d
+        ON d.account_id = i.account_id
+       AND d.region = i.region
+       AND d.operating_system = i.operating_system
+)
+SELECT
+    e.account_id,
+    e.region,
+    e.instance_id,
+    e.computer_name,
+    e.platform_type,
+    e.platform_name,
+    e.platform_version,
+    e.operating_system,
+    e.ping_status,
+    e.patch_group,
+    e.baseline_id,
+    e.baseline_source,
+    b.name AS baseline_name,
+    b.operating_system AS baseline_operating_system,
+    s.baseline_id AS reported_baseline_id,
+    CASE
+        WHEN s.instance_id IS NULL THEN 'unreported'
+        WHEN s.operation_end_at < p.stale_before THEN 'stale'
+        WHEN s.missing + s.failed + s.installed_pending_reboot > 0 THEN 'non_compliant'
+        ELSE 'compliant'
+    END AS status,
+    s.instance_id IS NOT NULL AS has_patch_state,
+    s.instance_id IS NOT NULL AND s.baseline_id IS DISTINCT FROM e.baseline_id AS baseline_drift,
+    s.operation,
+    s.operation_start_at,
+    s.operation_end_at,
+    s.installed,
+    s.installed_other,
+    s.installed_pending_reboot,
+    s.installed_rejected,
+    s.missing,
+    s.failed,
+    s.not_applicable,
+    s.critical_non_compliant,
+    s.security_non_compliant,
+    s.other_non_compliant
+FROM effective e
+CROSS JOIN params p
+LEFT JOIN patch_states s
+    ON s.account_id = e.account_id
+   AND s.region = e.region
+   AND s.instance_id = e.instance_id
+LEFT JOIN baseline b
+    ON b.account_id = e.account_id
+   AND b.region = e.region
+   AND b.baseline_id = e.baseline_id
