@@ -1,0 +1,158 @@
+//! The collector's contract with SSM and STS, counted at the simulator.
+
+use std::sync::Arc;
+
+use patchlake::demo::simulator_credentials;
+use patchlake::pipeline::collect_run;
+use patchlake_model::CoverageStatus;
+
+use crate::harness;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_50_ids_and_pages_every_instance_and_patch() {
+    let mut spec = harness::small_spec(3);
+    spec.accounts = 1;
+    spec.regions = vec!["us-east-1".into()];
+    spec.instances_per_region = 237; // 5 pages of instances, 5 patch-state batches
+    let sim = harness::sim(&spec).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = harness::config(&sim, dir.path());
+    let summary = collect_run(Arc::new(config), Some(simulator_credentials()))
+        .await
+        .unwrap();
+    assert!(summary.is_complete(), "{:?}", summary.coverage);
+    let stats = sim.stats();
+    let account = &sim.fleet().accounts()[0].id;
+    let ar = sim.fleet().account_region(account, "us-east-1").unwrap();
+    let n = ar.instances.len() as u64;
+    assert_eq!(n, 237);
+    assert_eq!(stats.calls("DescribeInstanceInformation"), n.div_ceil(50));
+    assert_eq!(stats.calls("DescribeInstancePatchStates"), n.div_ceil(50));
+    // One DescribeInstancePatches call per page of 50 records, for each instance with a state.
+    let expected_patch_calls: u64 = ar
+        .instances
+        .iter()
+        .filter(|i| i.patch_state.is_some())
+        .map(|i| {
+            i.patch_state
+                .as_ref()
+                .unwrap()
+                .counts
+                .records()
+                .div_ceil(50)
+                .max(1)
+        })
+        .sum();
+    assert_eq!(stats.calls("DescribeInstancePatches"), expected_patch_calls);
+    assert!(
+        expected_patch_calls > n,
+        "linux instances span several pages"
+    );
+    assert_eq!(
+        summary.run.row_counts["instance_patches"] as u64,
+        ar.instances
+            .iter()
+            .filter_map(|i| i.patch_state.as_ref())
+            .map(|s| s.counts.records())
+            .sum::<u64>()
+    );
+    // The coverage row counts the SSM calls the client sent (AssumeRole is the account's,
+    // not the region's).
+    let c = &summary.coverage[0];
+    assert_eq!(stats.calls("AssumeRole"), 1);
+    assert_eq!(
+        c.api_calls as u64,
+        stats.calls_for(account, "us-east-1") - stats.calls_of("AssumeRole", account, "us-east-1")
+    );
+    assert_eq!(c.retries, 0);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_external_id_fails_every_account_with_a_message_naming_account_and_role() {
+    let spec = harness::small_spec(5);
+    let sim = harness::sim(&spec).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = harness::with(
+        &harness::config(&sim, dir.path()),
+        &["roles.external_id=not-the-right-one"],
+    );
+    let summary = collect_run(Arc::new(config.clone()), Some(simulator_credentials()))
+        .await
+        .unwrap();
+    assert_eq!(summary.coverage.len(), 6);
+    for c in &summary.coverage {
+        assert_eq!(c.status, CoverageStatus::Failed);
+        assert_eq!(c.error_code.as_deref(), Some("AccessDenied"));
+        let msg = c.error_message.as_deref().unwrap();
+        assert!(msg.contains(&c.account_id), "{msg}");
+        assert!(msg.contains(&config.role_arn(&c.account_id)), "{msg}");
+        assert!(msg.contains("external_id"), "{msg}");
+    }
+    // One AssumeRole per account, not per region: the denial is remembered.
+    assert_eq!(sim.stats().calls("AssumeRole"), 3);
+    assert_eq!(summary.run.tasks_failed, 6);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_denied_account_is_failed_in_coverage_while_the_others_complete() {
+    let spec = harness::small_spec(9);
+    let sim = harness::sim(&spec).await;
+    let denied = sim.fleet().accounts()[1].id.clone();
+    sim.faults().deny_assume_role(denied.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let config = harness::config(&sim, dir.path());
+    let summary = collect_run(Arc::new(config), Some(simulator_credentials()))
+        .await
+        .unwrap();
+    assert!(!summary.is_complete());
+    for c in &summary.coverage {
+        if c.account_id == denied {
+            assert_eq!(c.status, CoverageStatus::Failed, "{c:?}");
+            assert_eq!(c.error_code.as_deref(), Some("AccessDenied"));
+            assert_eq!(c.instances, 0);
+        } else {
+            assert_eq!(c.status, CoverageStatus::Ok, "{c:?}");
+            assert!(c.instances > 0);
+        }
+    }
+    assert_eq!(summary.run.tasks_failed, 2);
+    assert_eq!(summary.run.tasks_ok, 4);
+    // The committed lake holds the other accounts' instances and none of the denied one's.
+    let expected: u64 = sim
+        .fleet()
+        .account_regions()
+        .iter()
+        .filter(|ar| ar.account_id != denied)
+        .map(|ar| ar.instances.len() as u64)
+        .sum();
+    assert_eq!(summary.run.row_counts["instances"] as u64, expected);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ssm_denied_in_one_region_fails_only_that_region() {
+    let spec = harness::small_spec(13);
+    let sim = harness::sim(&spec).await;
+    let account = sim.fleet().accounts()[0].id.clone();
+    sim.faults().deny_ssm(account.clone(), "eu-west-1");
+    let dir = tempfile::tempdir().unwrap();
+    let config = harness::config(&sim, dir.path());
+    let summary = collect_run(Arc::new(config), Some(simulator_credentials()))
+        .await
+        .unwrap();
+    let failed: Vec<_> = summary
+        .coverage
+        .iter()
+        .filter(|c| c.status != CoverageStatus::Ok)
+        .collect();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0].account_id, account);
+    assert_eq!(failed[0].region, "eu-west-1");
+    assert_eq!(
+        failed[0].error_code.as_deref(),
+        Some("AccessDeniedException")
+    );
+    sim.shutdown().await;
+}

@@ -1,0 +1,7 @@
+//! patchlake's integration tests: one binary, modules by concern. They run the real AWS SDK
+//! clients against the fleet simulator on loopback and the real lake on a temp directory.
+
+mod cli;
+mod collect;
+mod e2e;
+mod harness;
