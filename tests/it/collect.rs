@@ -156,3 +156,74 @@ async fn ssm_denied_in_one_region_fails_only_that_region() {
     );
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throttling_storm_is_retried_to_completion_and_counted() {
+    let mut spec = harness::small_spec(17);
+    spec.accounts = 1;
+    spec.instances_per_region = 60;
+    let sim = harness::sim(&spec).await;
+    // Far below what 8 calls in flight ask for: most bursts are throttled.
+    sim.faults().set_throttle(Some(patchlake_sim::Throttle {
+        rate_per_second: 150.0,
+        burst: 10,
+    }));
+    let dir = tempfile::tempdir().unwrap();
+    let config = harness::config(&sim, dir.path());
+    let summary = collect_run(Arc::new(config), Some(simulator_credentials()))
+        .await
+        .unwrap();
+    assert!(summary.is_complete(), "{:?}", summary.coverage);
+    let stats = sim.stats();
+    assert!(stats.throttled > 0, "the storm did not happen");
+    let throttled: i64 = summary.coverage.iter().map(|c| c.throttled_calls).sum();
+    let retries: i64 = summary.coverage.iter().map(|c| c.retries).sum();
+    assert_eq!(throttled as u64, stats.throttled);
+    assert!(retries >= throttled, "every throttled call was retried");
+    let truth = sim
+        .fleet()
+        .truth(&patchlake_sim::TruthOptions::at(summary.run.started_at));
+    assert_eq!(
+        summary.run.row_counts["instance_patches"] as u64,
+        truth.totals.patch_records
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn role_sessions_expiring_mid_run_are_renewed() {
+    let mut spec = harness::small_spec(19);
+    spec.accounts = 1;
+    spec.regions = vec!["us-east-1".into()];
+    spec.instances_per_region = 60;
+    let sim = harness::start_with(
+        &spec,
+        patchlake_sim::SimOptions {
+            min_session_seconds: 1,
+            ..Default::default()
+        },
+    )
+    .await;
+    sim.faults()
+        .set_latency(std::time::Duration::from_millis(15));
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = harness::with(
+        &harness::config(&sim, dir.path()),
+        &["collect.per_region_concurrency=2"],
+    );
+    // Below STS's 900 s minimum, which validation rightly refuses: set it directly so the
+    // session lapses several times during the run.
+    config.roles.duration_seconds = 2;
+    let summary = collect_run(Arc::new(config), Some(simulator_credentials()))
+        .await
+        .unwrap();
+    assert!(summary.is_complete(), "{:?}", summary.coverage);
+    let stats = sim.stats();
+    assert!(
+        stats.calls("AssumeRole") >= 2,
+        "the session was never renewed: {} AssumeRole calls",
+        stats.calls("AssumeRole")
+    );
+    assert_eq!(stats.errors_with("ExpiredTokenException"), 0);
+    sim.shutdown().await;
+}

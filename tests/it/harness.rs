@@ -20,7 +20,11 @@ pub fn small_spec(seed: u64) -> FleetSpec {
 }
 
 pub async fn sim(spec: &FleetSpec) -> SimHandle {
-    start_simulator(spec, SimOptions::default()).await.unwrap()
+    start_with(spec, SimOptions::default()).await
+}
+
+pub async fn start_with(spec: &FleetSpec, options: SimOptions) -> SimHandle {
+    start_simulator(spec, options).await.unwrap()
 }
 
 pub fn config(sim: &SimHandle, lake: &Path) -> Config {
@@ -29,22 +33,11 @@ pub fn config(sim: &SimHandle, lake: &Path) -> Config {
 
 /// The config with `--set` style overrides applied.
 pub fn with(config: &Config, sets: &[&str]) -> Config {
-    let mut text = toml_of(config);
-    for s in sets {
-        let (k, v) = s.split_once('=').unwrap();
-        let (section, key) = k.split_once('.').unwrap();
-        text.push_str(&format!("\n[{section}]\n{key} = {v}\n"));
-    }
-    // Later tables of the same name are not valid TOML; go through the loader instead.
     let mut loader = patchlake_config::ConfigLoader::new()
-        .toml(&toml_of(config), "test")
+        .toml(&config.to_toml(), "test")
         .unwrap();
     for s in sets {
         loader = loader.set_arg(s).unwrap();
     }
     loader.load().unwrap()
-}
-
-fn toml_of(config: &Config) -> String {
-    config.to_toml()
 }

@@ -3,5 +3,6 @@
 
 mod cli;
 mod collect;
+mod discover;
 mod e2e;
 mod harness;

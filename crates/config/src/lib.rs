@@ -65,6 +65,11 @@ pub struct AccountsConfig {
     pub organizations_role_arn: Option<String>,
     /// Accounts never collected, whatever the source.
     pub exclude: Vec<String>,
+    /// With `source = "organizations"`: only accounts under these OUs (or roots), at any
+    /// depth. Empty means the whole organization.
+    pub include_ous: Vec<String>,
+    /// With `source = "organizations"`: accounts under these OUs, at any depth, are skipped.
+    pub exclude_ous: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -141,6 +146,8 @@ impl Default for AccountsConfig {
             ids: Vec::new(),
             organizations_role_arn: None,
             exclude: Vec::new(),
+            include_ous: Vec::new(),
+            exclude_ous: Vec::new(),
         }
     }
 }
@@ -210,6 +217,8 @@ const KEYS: &[(&str, Kind)] = &[
     ("accounts.ids", Kind::StrList),
     ("accounts.organizations_role_arn", Kind::Str),
     ("accounts.exclude", Kind::StrList),
+    ("accounts.include_ous", Kind::StrList),
+    ("accounts.exclude_ous", Kind::StrList),
     ("regions.names", Kind::StrList),
     ("roles.role_name", Kind::Str),
     ("roles.arn_template", Kind::Str),
@@ -428,6 +437,19 @@ impl Config {
         for (i, id) in self.accounts.exclude.iter().enumerate() {
             patchlake_model::validate_account_id(id)
                 .map_err(|e| invalid(&format!("accounts.exclude[{i}]"), e.to_string()))?;
+        }
+        for (key, ous) in [
+            ("accounts.include_ous", &self.accounts.include_ous),
+            ("accounts.exclude_ous", &self.accounts.exclude_ous),
+        ] {
+            for (i, ou) in ous.iter().enumerate() {
+                if !(ou.starts_with("ou-") || ou.starts_with("r-")) {
+                    return Err(invalid(
+                        &format!("{key}[{i}]"),
+                        format!("{ou:?} is not an OU id (ou-xxxx-xxxxxxxx) or root id (r-xxxx)"),
+                    ));
+                }
+            }
         }
         if let Some(arn) = &self.accounts.organizations_role_arn
             && !(arn.starts_with("arn:aws") && arn.contains(":iam::") && arn.contains(":role/"))

@@ -5,9 +5,12 @@
 //! suspended and excluded accounts. Regions come from the configuration. This crate decides
 //! *what* to collect and never calls SSM.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_sdk_organizations::error::{ProvideErrorMetadata, SdkError};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use patchlake_assume::{AwsError, CallStats, ClientFactory, RoleAssumer, classify};
 use patchlake_config::{AccountSource, Config};
 
@@ -95,22 +98,33 @@ async fn list_organization_accounts(factory: &ClientFactory, config: &Config) ->
         Some(arn) => Some(assume_org_role(factory, config, arn).await?),
     };
     let org = factory.organizations(identity, &stats);
-    let mut pages = org.list_accounts().into_paginator().send();
+    let accounts = &config.accounts;
+    let listed = if accounts.include_ous.is_empty() {
+        list_all(&org).await?
+    } else {
+        let mut all = Vec::new();
+        for ou in &accounts.include_ous {
+            all.extend(list_under(&org, ou).await?);
+        }
+        all
+    };
+    let mut excluded = BTreeSet::new();
+    for ou in &accounts.exclude_ous {
+        for a in list_under(&org, ou).await? {
+            excluded.insert(a.id);
+        }
+    }
     let (mut active, mut skipped) = (Vec::new(), Vec::new());
-    while let Some(page) = pages.next().await {
-        let page =
-            page.map_err(|e| Error::Organizations(classify("organizations:ListAccounts", &e)))?;
-        for a in page.accounts() {
-            let Some(id) = a.id() else { continue };
-            let status = a.status().map(|s| s.as_str()).unwrap_or("ACTIVE");
-            if status == "ACTIVE" {
-                active.push(Account {
-                    id: id.to_owned(),
-                    name: a.name().map(str::to_owned),
-                });
-            } else {
-                skipped.push((id.to_owned(), format!("account status {status}")));
-            }
+    for a in listed {
+        if excluded.contains(&a.id) {
+            skipped.push((a.id, "under an OU in accounts.exclude_ous".into()));
+        } else if a.status == "ACTIVE" {
+            active.push(Account {
+                id: a.id,
+                name: a.name,
+            });
+        } else {
+            skipped.push((a.id, format!("account status {}", a.status)));
         }
     }
     tracing::info!(
@@ -120,6 +134,74 @@ async fn list_organization_accounts(factory: &ClientFactory, config: &Config) ->
         "listed organization accounts"
     );
     Ok((active, skipped))
+}
+
+/// An account as Organizations lists it.
+struct Listing {
+    id: String,
+    name: Option<String>,
+    status: String,
+}
+
+fn listing(a: &aws_sdk_organizations::types::Account) -> Option<Listing> {
+    Some(Listing {
+        id: a.id()?.to_owned(),
+        name: a.name().map(str::to_owned),
+        status: a
+            .status()
+            .map(|s| s.as_str())
+            .unwrap_or("ACTIVE")
+            .to_owned(),
+    })
+}
+
+fn org_error<E>(op: &'static str, e: &SdkError<E, HttpResponse>) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    Error::Organizations(classify(op, e))
+}
+
+async fn list_all(org: &aws_sdk_organizations::Client) -> Result<Vec<Listing>> {
+    let mut out = Vec::new();
+    let mut pages = org.list_accounts().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| org_error("organizations:ListAccounts", &e))?;
+        out.extend(page.accounts().iter().filter_map(listing));
+    }
+    Ok(out)
+}
+
+/// Accounts under `parent` (an OU or root id) at any depth.
+async fn list_under(org: &aws_sdk_organizations::Client, parent: &str) -> Result<Vec<Listing>> {
+    let mut out = Vec::new();
+    let mut queue = vec![parent.to_owned()];
+    while let Some(parent) = queue.pop() {
+        let mut pages = org
+            .list_accounts_for_parent()
+            .parent_id(&parent)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| org_error("organizations:ListAccountsForParent", &e))?;
+            out.extend(page.accounts().iter().filter_map(listing));
+        }
+        let mut pages = org
+            .list_organizational_units_for_parent()
+            .parent_id(&parent)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page =
+                page.map_err(|e| org_error("organizations:ListOrganizationalUnitsForParent", &e))?;
+            queue.extend(
+                page.organizational_units()
+                    .iter()
+                    .filter_map(|u| u.id().map(str::to_owned)),
+            );
+        }
+    }
+    Ok(out)
 }
 
 async fn assume_org_role(

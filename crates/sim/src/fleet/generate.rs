@@ -149,7 +149,11 @@ fn organization(spec: &FleetSpec, seed_key: Key) -> (Organization, Vec<Account>)
                 email: format!("aws+{name}@example.com"),
                 id: id.clone(),
                 name,
-                status: AccountStatus::Active,
+                status: if spec.suspended_accounts.contains(&i) {
+                    AccountStatus::Suspended
+                } else {
+                    AccountStatus::Active
+                },
                 joined_method: if i == 0 || arng.random_bool(0.8) {
                     "CREATED"
                 } else {

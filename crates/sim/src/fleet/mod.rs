@@ -39,6 +39,8 @@ pub struct FleetSpec {
     pub role_name: String,
     /// ExternalId that AssumeRole requires, if any.
     pub external_id: Option<String>,
+    /// Indices of accounts that are SUSPENDED in the organization (AssumeRole into them fails).
+    pub suspended_accounts: Vec<usize>,
 }
 
 impl Default for FleetSpec {
@@ -51,6 +53,7 @@ impl Default for FleetSpec {
             anchor: Utc::now().date_naive().and_time(NaiveTime::MIN).and_utc(),
             role_name: "PatchlakeReadOnly".to_string(),
             external_id: Some("patchlake-demo".to_string()),
+            suspended_accounts: Vec::new(),
         }
     }
 }
