@@ -227,3 +227,76 @@ async fn role_sessions_expiring_mid_run_are_renewed() {
     assert_eq!(stats.errors_with("ExpiredTokenException"), 0);
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_incremental_rerun_over_an_unchanged_fleet_makes_few_calls_and_the_same_rows() {
+    let mut spec = harness::small_spec(31);
+    spec.accounts = 2;
+    spec.instances_per_region = 80;
+    let sim = harness::sim(&spec).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = Arc::new(harness::config(&sim, dir.path()));
+    assert!(config.collect.incremental, "incremental is the default");
+
+    let first = collect_run(config.clone(), Some(simulator_credentials()))
+        .await
+        .unwrap();
+    let full_calls = sim.stats().total_calls;
+    sim.reset_stats();
+    let second = collect_run(config.clone(), Some(simulator_credentials()))
+        .await
+        .unwrap();
+    let incremental_calls = sim.stats().total_calls;
+    assert!(second.is_complete(), "{:?}", second.coverage);
+    assert_eq!(second.run.row_counts, first.run.row_counts);
+    assert_eq!(sim.stats().calls("DescribeInstancePatches"), 0);
+    assert!(
+        incremental_calls * 10 <= full_calls,
+        "incremental rerun made {incremental_calls} calls, full run {full_calls}"
+    );
+
+    // --full (collect.incremental = false) pages every instance again.
+    sim.reset_stats();
+    let full = harness::with(&config, &["collect.incremental=false"]);
+    let third = collect_run(Arc::new(full), Some(simulator_credentials()))
+        .await
+        .unwrap();
+    assert_eq!(third.run.row_counts, first.run.row_counts);
+    assert_eq!(sim.stats().total_calls, full_calls);
+
+    // The reused rows are the same rows: the reports of all three runs agree.
+    for run in [&first, &second, &third] {
+        let q = patchlake_query::LakeQuery::open(
+            dir.path(),
+            patchlake_query::AsOf::Run(run.run.run_id.clone()),
+            patchlake_query::ReportParams::default(),
+        )
+        .await
+        .unwrap();
+        let text = |b: Vec<arrow::array::RecordBatch>| {
+            arrow::util::pretty::pretty_format_batches(&b)
+                .unwrap()
+                .to_string()
+        };
+        let cves = text(
+            q.sql("SELECT instance_id, title, state, cve_ids FROM instance_patches ORDER BY 1, 2, 3 LIMIT 500")
+                .await
+                .unwrap(),
+        );
+        let q1 = patchlake_query::LakeQuery::open(
+            dir.path(),
+            patchlake_query::AsOf::Run(first.run.run_id.clone()),
+            patchlake_query::ReportParams::default(),
+        )
+        .await
+        .unwrap();
+        let expected = text(
+            q1.sql("SELECT instance_id, title, state, cve_ids FROM instance_patches ORDER BY 1, 2, 3 LIMIT 500")
+                .await
+                .unwrap(),
+        );
+        assert_eq!(cves, expected);
+    }
+    println!("full run: {full_calls} calls; incremental rerun: {incremental_calls} calls");
+    sim.shutdown().await;
+}

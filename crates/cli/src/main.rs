@@ -51,7 +51,12 @@ enum Command {
     /// Collect a simulated multi-account fleet into ./lake and print compliance reports.
     Demo(DemoArgs),
     /// Collect every configured account and region into the lake and commit the run.
-    Collect,
+    Collect {
+        /// Call DescribeInstancePatches for every instance, even where the previous run's
+        /// rows could be reused (same as --set collect.incremental=false).
+        #[arg(long)]
+        full: bool,
+    },
     /// Run a named report over a committed run (see --list).
     Report(ReportArgs),
     /// Run ad-hoc SQL over the lake's tables (instances, patch_states, instance_patches, ...).
@@ -225,8 +230,12 @@ fn load_config(global: &Global) -> Result<Config> {
 async fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Demo(args) => demo(args).await,
-        Command::Collect => {
-            let config = Arc::new(load_config(&cli.global)?);
+        Command::Collect { full } => {
+            let mut config = load_config(&cli.global)?;
+            if full {
+                config.collect.incremental = false;
+            }
+            let config = Arc::new(config);
             let summary = collect_run(config, None).await?;
             print_summary(&summary);
             Ok(if summary.is_complete() {

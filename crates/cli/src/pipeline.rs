@@ -5,11 +5,15 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use aws_credential_types::Credentials;
 use futures::StreamExt;
+use futures::future::BoxFuture;
 use patchlake_assume::ClientFactory;
-use patchlake_collect::{Collector, targets};
+use patchlake_collect::{Collector, Prior, PriorRun, Target, targets};
 use patchlake_config::Config;
 use patchlake_lake::{Lake, RunMeta};
-use patchlake_model::{Coverage, CoverageStatus, RunId, RunRecord};
+use patchlake_model::{
+    Coverage, CoverageStatus, InstancePatch, PatchState, RunId, RunRecord, Table,
+};
+use patchlake_query::{AsOf, LakeQuery, ReportParams};
 
 /// What a run did.
 #[derive(Debug, Clone)]
@@ -26,6 +30,83 @@ impl RunSummary {
         self.coverage
             .iter()
             .all(|c| matches!(c.status, CoverageStatus::Ok | CoverageStatus::Skipped))
+    }
+}
+
+/// The lake's latest committed run, as the [`PriorRun`] of an incremental collection.
+struct LakePrior {
+    query: LakeQuery,
+}
+
+/// The latest committed run to collect incrementally against, unless the configuration asks
+/// for a full run or there is none.
+async fn previous_run(lake: &Lake, config: &Config) -> Option<LakePrior> {
+    if !config.collect.incremental {
+        return None;
+    }
+    match LakeQuery::from_lake(lake, AsOf::Latest, ReportParams::default()).await {
+        Ok(query) => {
+            tracing::info!(run_id = %query.run().run_id, "collecting incrementally against the latest committed run");
+            Some(LakePrior { query })
+        }
+        Err(e) => {
+            tracing::info!("full collection: no previous run to reuse ({e})");
+            None
+        }
+    }
+}
+
+impl LakePrior {
+    async fn rows<T: serde::de::DeserializeOwned>(
+        &self,
+        table: Table,
+        target: &Target,
+    ) -> Result<Vec<T>> {
+        // Account ids and regions are validated (digits, [a-z0-9-]) before they get here.
+        let sql = format!(
+            "SELECT * FROM {} WHERE account_id = '{}' AND region = '{}'",
+            table.name(),
+            target.account_id,
+            target.region
+        );
+        let mut rows = Vec::new();
+        for b in self.query.sql(&sql).await? {
+            rows.extend(patchlake_model::batch::deserialize_rows(table, &b)?);
+        }
+        Ok(rows)
+    }
+
+    async fn prior(&self, target: &Target) -> Result<Prior> {
+        let states: Vec<PatchState> = self.rows(Table::PatchStates, target).await?;
+        let patches: Vec<InstancePatch> = self.rows(Table::InstancePatches, target).await?;
+        let mut prior = Prior::default();
+        for s in states {
+            prior.states.insert(s.instance_id.clone(), s);
+        }
+        for p in patches {
+            prior
+                .patches
+                .entry(p.instance_id.clone())
+                .or_default()
+                .push(p);
+        }
+        Ok(prior)
+    }
+}
+
+impl PriorRun for LakePrior {
+    fn load<'a>(&'a self, target: &'a Target) -> BoxFuture<'a, Option<Prior>> {
+        Box::pin(async move {
+            match self.prior(target).await {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    // Not fatal: the target is simply collected in full.
+                    tracing::warn!(account_id = %target.account_id, region = %target.region,
+                        "cannot read the previous run, collecting in full: {e:#}");
+                    None
+                }
+            }
+        })
     }
 }
 
@@ -61,7 +142,10 @@ pub async fn collect_run(
     tracing::info!(run_id = %run_id, accounts = account_ids.len(), regions = plan.regions.len(),
         targets = targets.len(), "run started");
 
-    let collector = Collector::new(factory, config.clone());
+    let collector = match previous_run(&lake, &config).await {
+        Some(prior) => Collector::with_prior(factory, config.clone(), Arc::new(prior)),
+        None => Collector::new(factory, config.clone()),
+    };
     let mut outputs = collector.collect_all(targets);
     let mut coverage = Vec::new();
     while let Some(task) = outputs.next().await {

@@ -11,12 +11,30 @@
 mod convert;
 mod task;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
+use futures::future::BoxFuture;
 use futures::{Stream, StreamExt};
 use patchlake_assume::{ClientFactory, RoleAssumer};
 use patchlake_config::Config;
-use patchlake_model::TaskOutput;
+use patchlake_model::{InstancePatch, PatchState, TaskOutput};
+
+/// What the previous committed run holds for one account-region: the basis of incremental
+/// collection.
+#[derive(Debug, Default, Clone)]
+pub struct Prior {
+    /// Patch state per instance id.
+    pub states: HashMap<String, PatchState>,
+    /// Per-instance patch rows per instance id.
+    pub patches: HashMap<String, Vec<InstancePatch>>,
+}
+
+/// A source of [`Prior`] data (the lake's latest committed run).
+pub trait PriorRun: Send + Sync {
+    /// The prior data of `target`, or `None` when there is none (first run, new target).
+    fn load<'a>(&'a self, target: &'a Target) -> BoxFuture<'a, Option<Prior>>;
+}
 
 /// One account-region to collect.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -56,6 +74,7 @@ struct Inner {
     factory: ClientFactory,
     assumer: RoleAssumer,
     config: Arc<Config>,
+    prior: Option<Arc<dyn PriorRun>>,
 }
 
 impl Collector {
@@ -66,8 +85,22 @@ impl Collector {
                 factory,
                 assumer,
                 config,
+                prior: None,
             }),
         }
+    }
+
+    /// Reuses per-instance patches from `prior` for instances whose patch state has not
+    /// changed since (same snapshot, operation end time and counts), instead of calling
+    /// DescribeInstancePatches again.
+    pub fn with_prior(
+        factory: ClientFactory,
+        config: Arc<Config>,
+        prior: Arc<dyn PriorRun>,
+    ) -> Self {
+        let mut c = Self::new(factory, config);
+        Arc::get_mut(&mut c.inner).expect("fresh collector").prior = Some(prior);
+        c
     }
 
     /// The role assumer, whose session cache is shared by every target of an account.
@@ -77,11 +110,16 @@ impl Collector {
 
     /// Collects one account-region. Never fails: failures are described in the coverage row.
     pub async fn collect(&self, target: &Target) -> TaskOutput {
+        let prior = match &self.inner.prior {
+            Some(p) => p.load(target).await,
+            None => None,
+        };
         task::collect_target(
             &self.inner.factory,
             &self.inner.assumer,
             &self.inner.config,
             target,
+            prior,
         )
         .await
     }

@@ -10,8 +10,8 @@ use patchlake_assume::{AwsError, CallStats, ClientFactory, ErrorKind, RoleAssume
 use patchlake_config::Config;
 use patchlake_model::{Coverage, CoverageStatus, Instance, InstancePatch, PatchState, TaskOutput};
 
-use crate::Target;
 use crate::convert;
+use crate::{Prior, Target};
 
 /// DescribeInstancePatchStates accepts at most this many instance ids per call.
 pub const PATCH_STATE_BATCH: usize = 50;
@@ -41,6 +41,7 @@ pub(crate) async fn collect_target(
     assumer: &RoleAssumer,
     config: &Config,
     target: &Target,
+    prior: Option<Prior>,
 ) -> TaskOutput {
     let started_at = Utc::now();
     let stats = CallStats::new();
@@ -66,7 +67,7 @@ pub(crate) async fn collect_target(
         Ok(identity) => {
             let ssm = factory.ssm(&target.region, identity, &stats);
             let mut problems = Problems::default();
-            match collect_with(&ssm, config, target, &mut out, &mut problems).await {
+            match collect_with(&ssm, config, target, prior, &mut out, &mut problems).await {
                 Err(e) => Err((e.code.clone(), describe(target, &e))),
                 Ok(()) => Ok(problems),
             }
@@ -118,6 +119,7 @@ async fn collect_with(
     ssm: &Client,
     config: &Config,
     target: &Target,
+    prior: Option<Prior>,
     out: &mut TaskOutput,
     problems: &mut Problems,
 ) -> Result<(), AwsError> {
@@ -229,11 +231,30 @@ async fn collect_with(
 
     // Per-instance patches, for instances that reported a patch state.
     let states_filter = config.collect.patch_states.clone();
-    let with_state: Vec<String> = out
-        .patch_states
-        .iter()
-        .map(|s| s.instance_id.clone())
-        .collect();
+    // Unchanged since the previous run: reuse its rows instead of paging them again.
+    let mut prior = prior.unwrap_or_default();
+    let mut with_state = Vec::new();
+    for state in &out.patch_states {
+        let reusable = prior
+            .states
+            .get(&state.instance_id)
+            .is_some_and(|old| unchanged(old, state))
+            && prior.patches.get(&state.instance_id).is_some_and(|rows| {
+                rows.len() as i64 == expected_records(state, &config.collect.patch_states)
+            });
+        match reusable {
+            true => {
+                let rows = prior.patches.remove(&state.instance_id).unwrap_or_default();
+                out.instance_patches.extend(rows.into_iter().map(|mut r| {
+                    r.account_id = target.account_id.clone();
+                    r.region = target.region.clone();
+                    r
+                }));
+            }
+            false => with_state.push(state.instance_id.clone()),
+        }
+    }
+    drop(prior);
     let patch_results: Vec<Result<Vec<InstancePatch>, AwsError>> =
         futures::stream::iter(with_state)
             .map(|id| {
@@ -316,6 +337,47 @@ async fn collect_with(
         Err(e) => problems.record(target, e),
     }
     Ok(())
+}
+
+/// Whether a patch state reports the same scan as `old`: same snapshot, same operation end,
+/// same counts. Then its per-patch records are the same too.
+fn unchanged(old: &PatchState, new: &PatchState) -> bool {
+    let counts = |s: &PatchState| {
+        [
+            s.installed,
+            s.installed_other,
+            s.installed_pending_reboot,
+            s.installed_rejected,
+            s.missing,
+            s.failed,
+            s.not_applicable,
+        ]
+    };
+    old.snapshot_id.is_some()
+        && old.snapshot_id == new.snapshot_id
+        && old.operation_end_at == new.operation_end_at
+        && old.baseline_id == new.baseline_id
+        && counts(old) == counts(new)
+}
+
+/// How many DescribeInstancePatches records a state implies under the configured state
+/// filter (empty: every state). Prior rows are reused only when they are exactly that many,
+/// so rows collected under another filter are never mistaken for a complete set.
+fn expected_records(s: &PatchState, filter: &[String]) -> i64 {
+    let by_state = [
+        ("Installed", s.installed),
+        ("InstalledOther", s.installed_other),
+        ("InstalledPendingReboot", s.installed_pending_reboot),
+        ("InstalledRejected", s.installed_rejected),
+        ("Missing", s.missing),
+        ("Failed", s.failed),
+        ("NotApplicable", s.not_applicable),
+    ];
+    by_state
+        .iter()
+        .filter(|(name, _)| filter.is_empty() || filter.iter().any(|f| f == name))
+        .map(|(_, n)| i64::from(*n))
+        .sum()
 }
 
 async fn collect_baselines(

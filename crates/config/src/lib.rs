@@ -122,6 +122,9 @@ pub struct CollectConfig {
     pub per_region_concurrency: usize,
     /// Patch states to collect per-instance patches for; empty means every state.
     pub patch_states: Vec<String>,
+    /// Reuse the previous committed run's per-instance patches for instances whose patch
+    /// state is unchanged (same snapshot, end time and counts). `false` forces a full run.
+    pub incremental: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -190,6 +193,7 @@ impl Default for CollectConfig {
             concurrency: 16,
             per_region_concurrency: 8,
             patch_states: Vec::new(),
+            incremental: true,
         }
     }
 }
@@ -207,6 +211,7 @@ impl Default for ReportConfig {
 enum Kind {
     Str,
     Int,
+    Bool,
     StrList,
 }
 
@@ -233,6 +238,7 @@ const KEYS: &[(&str, Kind)] = &[
     ("collect.concurrency", Kind::Int),
     ("collect.per_region_concurrency", Kind::Int),
     ("collect.patch_states", Kind::StrList),
+    ("collect.incremental", Kind::Bool),
     ("report.stale_after_days", Kind::Int),
 ];
 
@@ -353,6 +359,17 @@ impl ConfigLoader {
                 origin: origin.to_owned(),
                 message: format!("expected a whole number, got {raw:?}"),
             })?),
+            Kind::Bool => toml::Value::Boolean(match raw.to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" | "on" => true,
+                "false" | "0" | "no" | "off" => false,
+                _ => {
+                    return Err(Error::Invalid {
+                        key: key.to_owned(),
+                        origin: origin.to_owned(),
+                        message: format!("expected true or false, got {raw:?}"),
+                    });
+                }
+            }),
             Kind::StrList => toml::Value::Array(
                 raw.split(',')
                     .map(str::trim)
