@@ -4,6 +4,7 @@ use std::time::Duration;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_smithy_runtime::client::retries::{RetryPartition, TokenBucket};
 use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
 use patchlake_config::AwsConfig;
@@ -72,14 +73,36 @@ impl ClientFactory {
         aws_sdk_sts::Client::from_conf(b.build())
     }
 
-    /// An SSM client for `region` acting as `identity`.
+    /// An SSM client for `region` acting as `identity`, within `account_id`.
+    ///
+    /// SSM throttles per account and region, so that is the unit of rate policy: each
+    /// account-region gets its own retry partition, with the SDK's adaptive client-side
+    /// rate limiter (backs off on throttling, grows back when calls succeed) and no shared
+    /// retry quota — with a process-wide quota, throttling in a few account-regions would
+    /// exhaust retries for all of them. Attempts stay bounded by `aws.max_attempts`.
     pub fn ssm(
         &self,
+        account_id: &str,
         region: &str,
         identity: SharedCredentialsProvider,
         stats: &Arc<CallStats>,
     ) -> aws_sdk_ssm::Client {
+        let retry = self
+            .base
+            .retry_config()
+            .cloned()
+            .unwrap_or_else(RetryConfig::standard);
+        let partition = RetryPartition::custom(format!("ssm-{account_id}-{region}"))
+            .token_bucket(TokenBucket::unlimited())
+            .build();
         let conf = aws_sdk_ssm::config::Builder::from(&self.base)
+            .retry_config(
+                RetryConfig::adaptive()
+                    .with_max_attempts(retry.max_attempts())
+                    .with_initial_backoff(retry.initial_backoff())
+                    .with_max_backoff(retry.max_backoff()),
+            )
+            .retry_partition(partition)
             .region(Region::new(region.to_owned()))
             .credentials_provider(identity)
             .interceptor(StatsInterceptor(stats.clone()))

@@ -65,7 +65,7 @@ pub(crate) async fn collect_target(
     let result = match assumer.credentials_for(&target.account_id).await {
         Err(e) => Err((e.code().to_owned(), e.to_string())),
         Ok(identity) => {
-            let ssm = factory.ssm(&target.region, identity, &stats);
+            let ssm = factory.ssm(&target.account_id, &target.region, identity, &stats);
             let mut problems = Problems::default();
             match collect_with(&ssm, config, target, prior, &mut out, &mut problems).await {
                 Err(e) => Err((e.code.clone(), describe(target, &e))),
