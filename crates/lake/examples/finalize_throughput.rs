@@ -1,10 +1,13 @@
 //! Stages and finalizes a synthetic run and prints throughput; never asserts on time.
 //!
 //! `cargo run --release -p patchlake-lake --example finalize_throughput -- [tasks] [instances] [patches]`
-//! (defaults 20 × 100 × 300 = 600k instance_patches rows, the demo's size). With
-//! `PATCHLAKE_BENCH_LAKE=<dir>` the lake is written there and kept (for query timings).
+//! (defaults 20 × 100 × 300 = 600k instance_patches rows, the demo's size; `40 500 500` is
+//! 10M). With `PATCHLAKE_BENCH_LAKE=<dir>` the lake is written there and kept (for query
+//! timings). The same instance_patches rows are also encoded as JSON lines (counted, not
+//! kept), and the sizes and encode rates compared.
 
-use std::time::Instant;
+use std::io::Write;
+use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
 use patchlake_lake::{Lake, RunMeta};
@@ -84,6 +87,20 @@ fn task(n: usize, instances: usize, patches: usize) -> TaskOutput {
     out
 }
 
+/// Counts the bytes written to it.
+#[derive(Default)]
+struct Counter(u64);
+
+impl Write for Counter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len() as u64;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 fn peak_rss_mib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
@@ -110,14 +127,25 @@ async fn main() {
     let run = RunId::new(Utc.with_ymd_and_hms(2026, 11, 25, 0, 0, 0).unwrap(), 1);
 
     let started = Instant::now();
-    let mut build = std::time::Duration::ZERO;
+    let mut build = Duration::ZERO;
+    let mut json = Duration::ZERO;
+    let mut json_bytes = Counter::default();
     for n in 0..tasks {
         let t = Instant::now();
         let output = task(n, instances, patches);
         build += t.elapsed();
+        let t = Instant::now();
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, &mut json_bytes);
+        for row in &output.instance_patches {
+            serde_json::to_writer(&mut out, row).unwrap();
+            out.write_all(b"\n").unwrap();
+        }
+        out.flush().unwrap();
+        drop(out);
+        json += t.elapsed();
         lake.stage(&run, &output).await.unwrap();
     }
-    let stage = started.elapsed() - build;
+    let stage = started.elapsed() - build - json;
 
     let t = Instant::now();
     let record = lake.finalize(&RunMeta::new(run)).await.unwrap();
@@ -154,6 +182,17 @@ async fn main() {
         record.files.len(),
         bytes as f64 / 1048576.0,
         patch_bytes as f64 / rows.max(1) as f64
+    );
+    let parquet_per_row = patch_bytes as f64 / rows.max(1) as f64;
+    let json_per_row = json_bytes.0 as f64 / rows.max(1) as f64;
+    println!(
+        "instance_patches as JSON lines: {:.1} MiB, {json_per_row:.1} bytes/row, encoded at {:.0} rows/s",
+        json_bytes.0 as f64 / 1048576.0,
+        rows as f64 / json.as_secs_f64()
+    );
+    println!(
+        "size: JSON lines / Parquet = {:.1}x ({json_per_row:.1} vs {parquet_per_row:.1} bytes/row)",
+        json_per_row / parquet_per_row,
     );
     if let Some(peak) = peak_rss_mib() {
         println!("peak RSS {peak} MiB (includes generating the input)");

@@ -38,6 +38,37 @@ pub enum Error {
     #[error("invalid storage key {key:?}: {reason}")]
     InvalidKey { key: String, reason: &'static str },
 
+    /// A lake root that is neither a local directory nor `s3://bucket/prefix`.
+    #[error("lake root {url:?}: {reason}")]
+    InvalidUrl { url: String, reason: String },
+
+    /// The lake's S3 bucket does not exist.
+    #[error("{url}: bucket {bucket} does not exist")]
+    NoSuchBucket { bucket: String, url: String },
+
+    /// The bucket exists but belongs to another account than the configured expected owner.
+    #[error(
+        "s3://{bucket}: the bucket is not owned by the expected account {expected}; refusing to read or write it"
+    )]
+    WrongBucketOwner { bucket: String, expected: String },
+
+    /// The credentials may not perform the request on `path`.
+    #[error("{path}: access denied: {detail}")]
+    AccessDenied { path: String, detail: String },
+
+    /// S3 could not use the object's KMS key (key policy, grant, disabled or missing key).
+    #[error("{path}: KMS key access denied: {detail}")]
+    KmsDenied { path: String, detail: String },
+
+    /// The storage service does not support a request feature (conditional writes).
+    #[error("{path}: unsupported by the server: {detail}")]
+    Unsupported { path: String, detail: String },
+
+    /// Any other failure of a remote storage request on `path` (throttling, timeouts, 5xx
+    /// after the client's retries).
+    #[error("{path}: {detail}")]
+    Remote { path: String, detail: String },
+
     /// An I/O error reading or writing `path`.
     #[error("{path}: {source}")]
     Io {

@@ -6,7 +6,9 @@
 //! staged files into sorted, size-bounded part files under `<table>/dt=../run_id=../`, then
 //! writes the run's `runs` record last: that record *is* the commit. It also owns the Parquet
 //! writer settings ([`format::writer_properties`]), the object keys ([`layout`]), the storage
-//! abstraction ([`Storage`], [`LocalDir`]) and integrity checks ([`Lake::verify`]).
+//! abstraction ([`Storage`] over a [`LocalDir`] or an [`S3Storage`], picked by
+//! [`Lake::open_url`]), integrity checks ([`Lake::verify`]) and garbage collection
+//! ([`Lake::gc`]).
 //!
 //! It must not decide what a record contains or how a table's columns are typed (that is
 //! `patchlake-model`), must not interpret the data (compliance is derived by `queries/`), and
@@ -16,9 +18,11 @@
 pub mod error;
 pub mod format;
 pub mod layout;
+pub mod s3;
 pub mod storage;
 
 mod finalize;
+mod gc;
 mod stage;
 mod verify;
 
@@ -30,6 +34,8 @@ use patchlake_model::{RunId, RunRecord, Table};
 
 pub use error::{Error, Result};
 pub use finalize::RunMeta;
+pub use gc::GcReport;
+pub use s3::{S3Options, S3Storage};
 pub use stage::{StagedFile, StagedTask};
 pub use storage::{LocalDir, LocalFile, ObjectMeta, Storage};
 pub use verify::{FileProblem, Problem, VerifyReport};
@@ -82,6 +88,34 @@ impl Lake {
     /// Opens the existing local lake at `root` ([`Error::NotFound`] if absent; readers).
     pub fn open_existing(root: impl AsRef<Path>) -> Result<Lake> {
         Ok(Lake::with_storage(Arc::new(LocalDir::open(root)?)))
+    }
+
+    /// Opens the lake at `root`: a local directory (a plain path or `file://path`, created if
+    /// needed) or `s3://bucket/prefix` through `s3`, whose bucket is checked to exist and, with
+    /// [`S3Options::expected_bucket_owner`], to belong to that account. Any other scheme is
+    /// [`Error::InvalidUrl`].
+    pub async fn open_url(
+        root: &str,
+        s3: Option<aws_sdk_s3::Client>,
+        s3_options: S3Options,
+    ) -> Result<Lake> {
+        let invalid = |reason: &str| Error::InvalidUrl {
+            url: root.to_owned(),
+            reason: reason.to_owned(),
+        };
+        match root.split_once("://") {
+            None => Lake::open(root),
+            Some(("file", path)) if !path.is_empty() => Lake::open(path),
+            Some(("s3", _)) => {
+                let client = s3.ok_or_else(|| invalid("an s3:// lake root needs an S3 client"))?;
+                let storage = S3Storage::new(client, root, s3_options)?;
+                storage.check().await?;
+                Ok(Lake::with_storage(Arc::new(storage)))
+            }
+            Some((scheme, _)) => Err(invalid(&format!(
+                "unsupported scheme {scheme:?}: use a local directory or s3://bucket/prefix"
+            ))),
+        }
     }
 
     /// A lake over any storage backend.

@@ -2,9 +2,9 @@
 //! implementation.
 //!
 //! Everything the lake reads or writes goes through [`Storage`], with `/`-separated keys
-//! relative to the lake root, so an S3 backend can slot in beside [`LocalDir`]. The interface
-//! is whole-object: put, create-only put, put from a local file, get, head, list under a
-//! prefix, delete. Parquet is always decoded from a local file ([`Storage::get_file`]): the
+//! relative to the lake root: [`LocalDir`] here, [`S3Storage`](crate::S3Storage) in `s3`.
+//! The interface is whole-object: put, create-only put, put from a local file, get, head,
+//! list under a prefix, delete. Parquet is always decoded from a local file ([`Storage::get_file`]): the
 //! local backend hands out its own path, a remote one downloads to a temporary file.
 
 use std::fmt;

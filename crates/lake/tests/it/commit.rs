@@ -1,18 +1,20 @@
 //! Stage → finalize → read back.
 
+use futures::future::BoxFuture;
 use parquet::basic::Compression;
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::file::serialized_reader::ReadOptionsBuilder;
-use patchlake_lake::{Error, Lake, LakeOptions, RunMeta};
+use patchlake_lake::{Error, Lake, LakeOptions, LocalFile, ObjectMeta, RunMeta, Storage};
 use patchlake_model::{CoverageStatus, Table};
 
-use crate::fixtures::{read, run_id, sort_keys, task};
+use crate::backend::{Backend, TestLake};
+use crate::fixtures::{run_id, sort_keys, task};
 
 const A: &str = "000000000002";
 const B: &str = "000000000001";
 
-async fn staged_lake(root: &std::path::Path) -> (Lake, patchlake_model::RunId) {
-    let lake = Lake::open(root).unwrap();
+async fn staged_lake(t: &TestLake) -> (Lake, patchlake_model::RunId) {
+    let lake = t.lake.clone();
     let run = run_id(1);
     // Staged out of (account, region) order, with rows in descending order inside each task.
     lake.stage(&run, &task(A, "us-east-1", 4, 3, CoverageStatus::Ok))
@@ -30,10 +32,9 @@ async fn staged_lake(root: &std::path::Path) -> (Lake, patchlake_model::RunId) {
     (lake, run)
 }
 
-#[tokio::test]
-async fn finalize_commits_sorted_tables_and_a_complete_runs_record() {
-    let dir = tempfile::tempdir().unwrap();
-    let (lake, run) = staged_lake(dir.path()).await;
+async fn finalize_commits_sorted_tables_and_a_complete_runs_record(backend: Backend) {
+    let t = TestLake::new(backend).await;
+    let (lake, run) = staged_lake(&t).await;
     let mut meta = RunMeta::new(run.clone());
     meta.config_sha256 = "ab".repeat(32);
     meta.accounts = 2;
@@ -59,7 +60,6 @@ async fn finalize_commits_sorted_tables_and_a_complete_runs_record() {
     assert_eq!(lake.run(&run).await.unwrap(), record);
     assert_eq!(lake.latest_run().await.unwrap(), Some(record.clone()));
 
-    let root = lake.local_root().unwrap();
     for table in Table::DATA {
         let files: Vec<_> = record
             .files
@@ -72,7 +72,7 @@ async fn finalize_commits_sorted_tables_and_a_complete_runs_record() {
             file.path,
             format!("{table}/dt=2026-11-25/run_id={run}/part-00000.parquet")
         );
-        let batch = read(&root.join(&file.path));
+        let batch = t.read(&file.path).await;
         assert_eq!(batch.schema().fields(), table.schema().fields(), "{table}");
         assert_eq!(batch.schema().metadata()["patchlake.table"], table.name());
         assert_eq!(batch.num_rows() as i64, file.rows);
@@ -86,12 +86,9 @@ async fn finalize_commits_sorted_tables_and_a_complete_runs_record() {
             "{table} is sorted by {:?}",
             table.sort_columns()
         );
-        assert_eq!(
-            std::fs::metadata(root.join(&file.path)).unwrap().len() as i64,
-            file.bytes
-        );
+        assert_eq!(t.size(&file.path).await, Some(file.bytes as u64));
     }
-    let instances = read(&root.join(&record.files[0].path));
+    let instances = t.read(&record.files[0].path).await;
     assert_eq!(
         sort_keys(Table::Instances, &instances)[0],
         [B, "eu-west-1", "i-00000000000000000"]
@@ -104,7 +101,8 @@ async fn finalize_commits_sorted_tables_and_a_complete_runs_record() {
         .find(|f| f.table == "instance_patches")
         .unwrap();
     let options = ReadOptionsBuilder::new().with_page_index().build();
-    let file = std::fs::File::open(root.join(&patches.path)).unwrap();
+    let local = lake.storage().get_file(&patches.path).await.unwrap();
+    let file = std::fs::File::open(local.path()).unwrap();
     let reader = SerializedFileReader::new_with_options(file, options).unwrap();
     let meta = reader.metadata();
     assert!(
@@ -127,13 +125,13 @@ async fn finalize_commits_sorted_tables_and_a_complete_runs_record() {
 
     // Staging is gone.
     assert!(lake.staged_runs().await.unwrap().is_empty());
-    assert!(!root.join("_staging").join(run.as_str()).exists());
+    assert!(t.keys("_staging").await.is_empty());
+    t.assert_owner_always_sent();
 }
 
-#[tokio::test]
-async fn restaging_a_task_replaces_its_rows() {
-    let dir = tempfile::tempdir().unwrap();
-    let lake = Lake::open(dir.path()).unwrap();
+async fn restaging_a_task_replaces_its_rows(backend: Backend) {
+    let t = TestLake::new(backend).await;
+    let lake = &t.lake;
     let run = run_id(2);
     lake.stage(&run, &task(A, "us-east-1", 5, 4, CoverageStatus::Partial))
         .await
@@ -157,10 +155,9 @@ async fn restaging_a_task_replaces_its_rows() {
     assert_eq!((record.tasks_ok, record.tasks_partial), (1, 0));
 }
 
-#[tokio::test]
-async fn an_unfinalized_run_is_invisible_and_finalize_refuses_twice() {
-    let dir = tempfile::tempdir().unwrap();
-    let (lake, first) = staged_lake(dir.path()).await;
+async fn an_unfinalized_run_is_invisible_and_finalize_refuses_twice(backend: Backend) {
+    let t = TestLake::new(backend).await;
+    let (lake, first) = staged_lake(&t).await;
     lake.finalize(&RunMeta::new(first.clone())).await.unwrap();
 
     let second = run_id(5);
@@ -216,13 +213,12 @@ async fn an_unfinalized_run_is_invisible_and_finalize_refuses_twice() {
     assert!(lake.staged_runs().await.unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn large_tables_are_split_into_ordered_parts() {
-    let dir = tempfile::tempdir().unwrap();
-    let lake = Lake::open(dir.path()).unwrap().with_options(LakeOptions {
+async fn large_tables_are_split_into_ordered_parts(backend: Backend) {
+    let t = TestLake::new(backend).await.with_options(LakeOptions {
         target_file_bytes: 1,
         row_group_rows: 1000,
     });
+    let lake = &t.lake;
     let run = run_id(3);
     for (account, region) in [(A, "us-east-1"), (B, "us-east-1"), (B, "ap-south-1")] {
         lake.stage(&run, &task(account, region, 40, 50, CoverageStatus::Ok))
@@ -236,7 +232,6 @@ async fn large_tables_are_split_into_ordered_parts() {
         .filter(|f| f.table == "instance_patches")
         .collect();
     assert_eq!(parts.len(), 3, "a part per write at a 1-byte target");
-    let root = lake.local_root().unwrap();
     let mut all = Vec::new();
     for (n, part) in parts.iter().enumerate() {
         assert!(
@@ -244,9 +239,10 @@ async fn large_tables_are_split_into_ordered_parts() {
             "{}",
             part.path
         );
-        let batch = read(&root.join(&part.path));
+        let batch = t.read(&part.path).await;
         assert_eq!(batch.num_rows(), 2000);
-        let file = std::fs::File::open(root.join(&part.path)).unwrap();
+        let local = lake.storage().get_file(&part.path).await.unwrap();
+        let file = std::fs::File::open(local.path()).unwrap();
         let reader = parquet::file::reader::SerializedFileReader::new(file).unwrap();
         use parquet::file::reader::FileReader;
         assert_eq!(reader.metadata().num_row_groups(), 2, "1000-row row groups");
@@ -258,10 +254,9 @@ async fn large_tables_are_split_into_ordered_parts() {
     assert_eq!(all[0][..2], [B.to_owned(), "ap-south-1".to_owned()]);
 }
 
-#[tokio::test]
-async fn leftovers_of_an_interrupted_finalize_are_replaced() {
-    let dir = tempfile::tempdir().unwrap();
-    let (lake, run) = staged_lake(dir.path()).await;
+async fn leftovers_of_an_interrupted_finalize_are_replaced(backend: Backend) {
+    let t = TestLake::new(backend).await;
+    let (lake, run) = staged_lake(&t).await;
     let stray = format!("instances/dt=2026-11-25/run_id={run}/part-00007.parquet");
     lake.storage()
         .put(&stray, b"half written".to_vec())
@@ -282,10 +277,9 @@ async fn leftovers_of_an_interrupted_finalize_are_replaced() {
     assert!(lake.verify(&run).await.unwrap().is_ok());
 }
 
-#[tokio::test]
-async fn stage_rejects_rows_of_another_account_region() {
-    let dir = tempfile::tempdir().unwrap();
-    let lake = Lake::open(dir.path()).unwrap();
+async fn stage_rejects_rows_of_another_account_region(backend: Backend) {
+    let t = TestLake::new(backend).await;
+    let lake = &t.lake;
     let mut bad = task(A, "us-east-1", 2, 1, CoverageStatus::Ok);
     bad.instance_patches[1].region = "us-east-2".into();
     let err = lake.stage(&run_id(1), &bad).await.unwrap_err();
@@ -304,4 +298,116 @@ async fn stage_rejects_rows_of_another_account_region() {
         lake.staged_runs().await.unwrap().is_empty(),
         "nothing written"
     );
+}
+
+crate::on_both_backends!(
+    finalize_commits_sorted_tables_and_a_complete_runs_record,
+    restaging_a_task_replaces_its_rows,
+    an_unfinalized_run_is_invisible_and_finalize_refuses_twice,
+    large_tables_are_split_into_ordered_parts,
+    leftovers_of_an_interrupted_finalize_are_replaced,
+    stage_rejects_rows_of_another_account_region,
+    a_crash_before_the_runs_record_leaves_the_run_uncommitted,
+);
+
+/// Delegates to a real backend but fails writing any `runs` record: a crash between writing a
+/// run's parts and committing it.
+#[derive(Debug)]
+struct CrashBeforeCommit(std::sync::Arc<dyn Storage>);
+
+impl Storage for CrashBeforeCommit {
+    fn url(&self, key: &str) -> String {
+        self.0.url(key)
+    }
+    fn local_path(&self, key: &str) -> Option<std::path::PathBuf> {
+        self.0.local_path(key)
+    }
+    fn put<'a>(&'a self, key: &'a str, data: Vec<u8>) -> BoxFuture<'a, patchlake_lake::Result<()>> {
+        self.0.put(key, data)
+    }
+    fn put_new<'a>(
+        &'a self,
+        key: &'a str,
+        data: Vec<u8>,
+    ) -> BoxFuture<'a, patchlake_lake::Result<()>> {
+        if key.starts_with("runs/") {
+            let path = self.url(key);
+            return Box::pin(async move {
+                Err(Error::Remote {
+                    path,
+                    detail: "injected crash".into(),
+                })
+            });
+        }
+        self.0.put_new(key, data)
+    }
+    fn put_file<'a>(
+        &'a self,
+        key: &'a str,
+        local: &'a std::path::Path,
+    ) -> BoxFuture<'a, patchlake_lake::Result<()>> {
+        self.0.put_file(key, local)
+    }
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, patchlake_lake::Result<Vec<u8>>> {
+        self.0.get(key)
+    }
+    fn get_file<'a>(&'a self, key: &'a str) -> BoxFuture<'a, patchlake_lake::Result<LocalFile>> {
+        self.0.get_file(key)
+    }
+    fn head<'a>(
+        &'a self,
+        key: &'a str,
+    ) -> BoxFuture<'a, patchlake_lake::Result<Option<ObjectMeta>>> {
+        self.0.head(key)
+    }
+    fn list<'a>(
+        &'a self,
+        prefix: &'a str,
+    ) -> BoxFuture<'a, patchlake_lake::Result<Vec<ObjectMeta>>> {
+        self.0.list(prefix)
+    }
+    fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, patchlake_lake::Result<()>> {
+        self.0.delete(key)
+    }
+    fn delete_prefix<'a>(
+        &'a self,
+        prefix: &'a str,
+    ) -> BoxFuture<'a, patchlake_lake::Result<usize>> {
+        self.0.delete_prefix(prefix)
+    }
+}
+
+async fn a_crash_before_the_runs_record_leaves_the_run_uncommitted(backend: Backend) {
+    let t = TestLake::new(backend).await;
+    let (lake, run) = staged_lake(&t).await;
+    let crashing = Lake::with_storage(std::sync::Arc::new(CrashBeforeCommit(
+        lake.storage().clone(),
+    )));
+    let err = crashing
+        .finalize(&RunMeta::new(run.clone()))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("injected crash"), "{err}");
+
+    // The parts are written, but without a runs record the run does not exist for readers.
+    assert!(
+        !t.keys(&format!("instances/dt=2026-11-25/run_id={run}"))
+            .await
+            .is_empty()
+    );
+    assert!(lake.committed_runs().await.unwrap().is_empty());
+    assert!(matches!(
+        lake.run(&run).await.unwrap_err(),
+        Error::NotCommitted { .. }
+    ));
+    let staged = lake.staged_runs().await.unwrap();
+    assert_eq!((staged.len(), staged[0].committed), (1, false));
+
+    // Finalizing again commits the run once, replacing the first attempt's parts.
+    let record = lake.finalize(&RunMeta::new(run.clone())).await.unwrap();
+    assert_eq!(record.row_counts["instances"], 9);
+    assert_eq!(record.row_counts["instance_patches"], 4 * 3 + 3 * 2);
+    assert_eq!(lake.committed_runs().await.unwrap(), vec![record]);
+    assert!(lake.verify(&run).await.unwrap().is_ok());
+    t.assert_owner_always_sent();
 }

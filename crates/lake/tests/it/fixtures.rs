@@ -1,11 +1,9 @@
 //! Deterministic task outputs for the tests.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use arrow::array::RecordBatch;
 use chrono::{Duration, TimeZone, Utc};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use patchlake_model::records::*;
 use patchlake_model::{RunId, Table};
 
@@ -84,15 +82,6 @@ pub fn task(
         ..Default::default()
     });
     out
-}
-
-/// Every row of a local Parquet file.
-pub fn read(path: &Path) -> RecordBatch {
-    let file = std::fs::File::open(path).unwrap();
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
-    let schema = builder.schema().clone();
-    let batches: Vec<RecordBatch> = builder.build().unwrap().map(Result::unwrap).collect();
-    arrow::compute::concat_batches(&schema, &batches).unwrap()
 }
 
 /// The values of the sort columns of `table` in `batch`, row by row.

@@ -3,10 +3,11 @@
 use patchlake_lake::{Error, Lake, Problem, RunMeta};
 use patchlake_model::CoverageStatus;
 
+use crate::backend::{Backend, TestLake};
 use crate::fixtures::{run_id, task};
 
-async fn committed(root: &std::path::Path) -> (Lake, patchlake_model::RunRecord) {
-    let lake = Lake::open(root).unwrap();
+async fn committed(t: &TestLake) -> (Lake, patchlake_model::RunRecord) {
+    let lake = t.lake.clone();
     let run = run_id(4);
     lake.stage(
         &run,
@@ -24,10 +25,9 @@ async fn committed(root: &std::path::Path) -> (Lake, patchlake_model::RunRecord)
     (lake, record)
 }
 
-#[tokio::test]
-async fn verify_passes_on_an_intact_run() {
-    let dir = tempfile::tempdir().unwrap();
-    let (lake, record) = committed(dir.path()).await;
+async fn verify_passes_on_an_intact_run(backend: Backend) {
+    let t = TestLake::new(backend).await;
+    let (lake, record) = committed(&t).await;
     let report = lake.verify(&record.run_id).await.unwrap();
     assert!(report.is_ok(), "{report}");
     assert_eq!(report.files_checked, 8);
@@ -37,11 +37,9 @@ async fn verify_passes_on_an_intact_run() {
     );
 }
 
-#[tokio::test]
-async fn verify_names_a_flipped_byte_a_deleted_file_and_an_unlisted_one() {
-    let dir = tempfile::tempdir().unwrap();
-    let (lake, record) = committed(dir.path()).await;
-    let root = lake.local_root().unwrap();
+async fn verify_names_a_flipped_byte_a_deleted_file_and_an_unlisted_one(backend: Backend) {
+    let t = TestLake::new(backend).await;
+    let (lake, record) = committed(&t).await;
     let patches = record
         .files
         .iter()
@@ -53,17 +51,13 @@ async fn verify_names_a_flipped_byte_a_deleted_file_and_an_unlisted_one() {
         .find(|f| f.table == "instances")
         .unwrap();
 
-    let path = root.join(&patches.path);
-    let mut bytes = std::fs::read(&path).unwrap();
-    let middle = bytes.len() / 2;
-    bytes[middle] ^= 0x01;
-    std::fs::write(&path, bytes).unwrap();
-    std::fs::remove_file(root.join(&instances.path)).unwrap();
+    t.flip_byte(&patches.path).await;
+    lake.storage().delete(&instances.path).await.unwrap();
     let unlisted = format!(
         "coverage/dt=2026-11-25/run_id={}/part-00001.parquet",
         record.run_id
     );
-    std::fs::write(root.join(&unlisted), b"x").unwrap();
+    lake.storage().put(&unlisted, b"x".to_vec()).await.unwrap();
 
     let report = lake.verify(&record.run_id).await.unwrap();
     assert!(!report.is_ok());
@@ -96,18 +90,16 @@ async fn verify_names_a_flipped_byte_a_deleted_file_and_an_unlisted_one() {
     );
 }
 
-#[tokio::test]
-async fn a_corrupt_runs_record_is_an_error_naming_the_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let (lake, record) = committed(dir.path()).await;
+async fn a_corrupt_runs_record_is_an_error_naming_the_file(backend: Backend) {
+    let t = TestLake::new(backend).await;
+    let (lake, record) = committed(&t).await;
     let key = format!(
         "runs/dt=2026-11-25/run_id={}/part-00000.parquet",
         record.run_id
     );
-    let path = lake.local_root().unwrap().join(&key);
-    let mut bytes = std::fs::read(&path).unwrap();
+    let mut bytes = lake.storage().get(&key).await.unwrap();
     bytes.truncate(bytes.len() - 20);
-    std::fs::write(&path, bytes).unwrap();
+    lake.storage().put(&key, bytes).await.unwrap();
     for err in [
         lake.committed_runs().await.unwrap_err(),
         lake.run(&record.run_id).await.unwrap_err(),
@@ -118,10 +110,9 @@ async fn a_corrupt_runs_record_is_an_error_naming_the_file() {
     }
 }
 
-#[tokio::test]
-async fn a_corrupt_staged_file_fails_finalize_naming_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let lake = Lake::open(dir.path()).unwrap();
+async fn a_corrupt_staged_file_fails_finalize_naming_it(backend: Backend) {
+    let t = TestLake::new(backend).await;
+    let lake = &t.lake;
     let run = run_id(6);
     let staged = lake
         .stage(
@@ -151,3 +142,10 @@ async fn a_corrupt_staged_file_fails_finalize_naming_it() {
         "staging kept for inspection"
     );
 }
+
+crate::on_both_backends!(
+    verify_passes_on_an_intact_run,
+    verify_names_a_flipped_byte_a_deleted_file_and_an_unlisted_one,
+    a_corrupt_runs_record_is_an_error_naming_the_file,
+    a_corrupt_staged_file_fails_finalize_naming_it,
+);

@@ -1,5 +1,10 @@
-//! Integration tests of the lake writer: staging, committing, reading back, verifying.
+//! Integration tests of the lake writer: staging, committing, reading back, verifying,
+//! collecting garbage; each against a local directory and against S3 (moto's server).
 
+mod backend;
 mod commit;
 mod fixtures;
+mod gc;
 mod integrity;
+mod moto;
+mod s3;
