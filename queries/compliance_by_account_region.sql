@@ -5,16 +5,17 @@ WITH per_region AS (
     SELECT
         account_id,
         region,
-        COUNT(*) AS instances,
+        COUNT(*) FILTER (WHERE status <> 'inactive') AS instances,
         COUNT(*) FILTER (WHERE status = 'compliant') AS compliant,
         COUNT(*) FILTER (WHERE status = 'non_compliant') AS non_compliant,
         COUNT(*) FILTER (WHERE status = 'stale') AS stale,
         COUNT(*) FILTER (WHERE status = 'unreported') AS unreported,
-        COALESCE(SUM(missing), 0) AS missing,
-        COALESCE(SUM(failed), 0) AS failed,
-        COALESCE(SUM(installed_pending_reboot), 0) AS installed_pending_reboot,
-        COALESCE(SUM(critical_non_compliant), 0) AS critical_non_compliant,
-        COALESCE(SUM(security_non_compliant), 0) AS security_non_compliant
+        COUNT(*) FILTER (WHERE status = 'inactive') AS inactive,
+        COALESCE(SUM(missing) FILTER (WHERE status <> 'inactive'), 0) AS missing,
+        COALESCE(SUM(failed) FILTER (WHERE status <> 'inactive'), 0) AS failed,
+        COALESCE(SUM(installed_pending_reboot) FILTER (WHERE status <> 'inactive'), 0) AS installed_pending_reboot,
+        COALESCE(SUM(critical_non_compliant) FILTER (WHERE status <> 'inactive'), 0) AS critical_non_compliant,
+        COALESCE(SUM(security_non_compliant) FILTER (WHERE status <> 'inactive'), 0) AS security_non_compliant
     FROM instance_compliance
     GROUP BY account_id, region
 )
@@ -28,6 +29,7 @@ SELECT
     COALESCE(r.non_compliant, 0) AS non_compliant,
     COALESCE(r.stale, 0) AS stale,
     COALESCE(r.unreported, 0) AS unreported,
+    COALESCE(r.inactive, 0) AS inactive,
     ROUND(100.0 * r.compliant / NULLIF(r.instances, 0), 1) AS compliance_pct,
     COALESCE(r.missing, 0) AS missing,
     COALESCE(r.failed, 0) AS failed,

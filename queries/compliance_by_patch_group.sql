@@ -1,20 +1,23 @@
 -- compliance_by_patch_group: one row per patch group (the instance's `Patch Group` tag,
 -- '(none)' when untagged). Status counts cover every instance; missing, failed,
 -- installed_pending_reboot, critical_non_compliant and security_non_compliant sum the patch
--- states of every instance that has one, stale ones included.
+-- states of every instance that has one, stale ones included. With params.exclude_inactive,
+-- `inactive` instances are counted apart and left out of everything else.
 SELECT
     COALESCE(patch_group, '(none)') AS patch_group,
-    COUNT(*) AS instances,
+    COUNT(*) FILTER (WHERE status <> 'inactive') AS instances,
     COUNT(*) FILTER (WHERE status = 'compliant') AS compliant,
     COUNT(*) FILTER (WHERE status = 'non_compliant') AS non_compliant,
     COUNT(*) FILTER (WHERE status = 'stale') AS stale,
     COUNT(*) FILTER (WHERE status = 'unreported') AS unreported,
-    ROUND(100.0 * COUNT(*) FILTER (WHERE status = 'compliant') / COUNT(*), 1) AS compliance_pct,
-    COALESCE(SUM(missing), 0) AS missing,
-    COALESCE(SUM(failed), 0) AS failed,
-    COALESCE(SUM(installed_pending_reboot), 0) AS installed_pending_reboot,
-    COALESCE(SUM(critical_non_compliant), 0) AS critical_non_compliant,
-    COALESCE(SUM(security_non_compliant), 0) AS security_non_compliant
+    COUNT(*) FILTER (WHERE status = 'inactive') AS inactive,
+    ROUND(100.0 * COUNT(*) FILTER (WHERE status = 'compliant')
+          / NULLIF(COUNT(*) FILTER (WHERE status <> 'inactive'), 0), 1) AS compliance_pct,
+    COALESCE(SUM(missing) FILTER (WHERE status <> 'inactive'), 0) AS missing,
+    COALESCE(SUM(failed) FILTER (WHERE status <> 'inactive'), 0) AS failed,
+    COALESCE(SUM(installed_pending_reboot) FILTER (WHERE status <> 'inactive'), 0) AS installed_pending_reboot,
+    COALESCE(SUM(critical_non_compliant) FILTER (WHERE status <> 'inactive'), 0) AS critical_non_compliant,
+    COALESCE(SUM(security_non_compliant) FILTER (WHERE status <> 'inactive'), 0) AS security_non_compliant
 FROM instance_compliance
 GROUP BY 1
 ORDER BY 1

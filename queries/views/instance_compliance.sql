@@ -7,15 +7,23 @@
 --                    account-region's default baseline for the instance's operating_system
 --   baseline_source  'patch_group', 'default', or NULL when neither exists
 --   status           the first that applies:
+--                      inactive       ping_status 'Inactive' (terminated or deregistered),
+--                                     only when params.exclude_inactive (default false)
 --                      unreported     the instance has no patch state
 --                      stale          operation_end_at < run_started_at - stale_after_days
---                      non_compliant  missing + failed + installed_pending_reboot > 0
+--                      non_compliant  missing + failed
+--                                     + installed_pending_reboot (if pending_reboot_non_compliant,
+--                                       default true)
+--                                     + installed_rejected (if rejected_non_compliant,
+--                                       default false) > 0
 --                      compliant      otherwise
 --   reported_baseline_id  the baseline the patch state reports
 --   baseline_drift   the instance has a patch state and it reports another baseline than the
 --                    effective one
 -- `params` is the one-row table of report parameters (run_id, run_started_at,
--- stale_after_days, stale_before = run_started_at - stale_after_days).
+-- stale_after_days, stale_before = run_started_at - stale_after_days, and the status flags).
+-- views/history_instance_compliance.sql applies the same definition to every committed run;
+-- a test keeps the two equal run by run.
 CREATE VIEW instance_compliance AS
 WITH registration AS (
     -- SSM allows one baseline per (patch group, operating system); MIN guards against
@@ -47,6 +55,8 @@ effective AS (
         i.platform_version,
         i.operating_system,
         i.ping_status,
+        i.last_ping_at,
+        i.resource_type,
         i.patch_group,
         COALESCE(r.baseline_id, d.baseline_id) AS baseline_id,
         CASE
@@ -74,6 +84,9 @@ SELECT
     e.platform_version,
     e.operating_system,
     e.ping_status,
+    e.last_ping_at,
+    e.resource_type,
+    e.ping_status = 'Inactive' AS is_inactive,
     e.patch_group,
     e.baseline_id,
     e.baseline_source,
@@ -81,9 +94,13 @@ SELECT
     b.operating_system AS baseline_operating_system,
     s.baseline_id AS reported_baseline_id,
     CASE
+        WHEN p.exclude_inactive AND e.ping_status = 'Inactive' THEN 'inactive'
         WHEN s.instance_id IS NULL THEN 'unreported'
         WHEN s.operation_end_at < p.stale_before THEN 'stale'
-        WHEN s.missing + s.failed + s.installed_pending_reboot > 0 THEN 'non_compliant'
+        WHEN s.missing + s.failed
+             + CASE WHEN p.pending_reboot_non_compliant THEN s.installed_pending_reboot ELSE 0 END
+             + CASE WHEN p.rejected_non_compliant THEN s.installed_rejected ELSE 0 END > 0
+            THEN 'non_compliant'
         ELSE 'compliant'
     END AS status,
     s.instance_id IS NOT NULL AS has_patch_state,

@@ -32,7 +32,13 @@ async fn main() -> anyhow::Result<()> {
     let arg = |i: usize, d: usize| args.get(i).and_then(|a| a.parse().ok()).unwrap_or(d);
     let (accounts, regions, instances) = (arg(0, 10), arg(1, 2), arg(2, 100));
     let rate = args.get(3).and_then(|a| a.parse().ok()).unwrap_or(40.0_f64);
-    let all_regions = ["us-east-1", "eu-west-1", "us-west-2", "ap-southeast-2", "eu-central-1"];
+    let all_regions = [
+        "us-east-1",
+        "eu-west-1",
+        "us-west-2",
+        "ap-southeast-2",
+        "eu-central-1",
+    ];
     let spec = FleetSpec {
         accounts,
         regions: all_regions[..regions.min(all_regions.len())]
@@ -60,14 +66,26 @@ async fn main() -> anyhow::Result<()> {
     let ars = (accounts * spec.regions.len()) as f64;
     let ceiling = ars * rate;
     let n = sim.fleet().instance_count() as f64;
-    println!("fleet: {accounts} accounts x {} regions x {instances} instances, throttle {rate}/s burst 20 per account-region", spec.regions.len());
+    println!(
+        "fleet: {accounts} accounts x {} regions x {instances} instances, throttle {rate}/s burst 20 per account-region",
+        spec.regions.len()
+    );
     println!("wall time                {secs:>10.1} s");
     println!("SSM calls needed         {needed:>10}");
-    println!("SSM calls sent           {ssm_sent:>10}  ({} throttled)", stats.throttled);
-    println!("sent / needed            {:>10.3}", ssm_sent as f64 / needed as f64);
+    println!(
+        "SSM calls sent           {ssm_sent:>10}  ({} throttled)",
+        stats.throttled
+    );
+    println!(
+        "sent / needed            {:>10.3}",
+        ssm_sent as f64 / needed as f64
+    );
     println!("achieved calls/s         {:>10.1}", needed as f64 / secs);
     println!("ceiling calls/s          {ceiling:>10.1}");
-    println!("achieved / ceiling       {:>10.3}", needed as f64 / secs / ceiling);
+    println!(
+        "achieved / ceiling       {:>10.3}",
+        needed as f64 / secs / ceiling
+    );
     println!("calls per instance       {:>10.2}", needed as f64 / n);
     println!("instances/s              {:>10.1}", n / secs);
     println!("peak RSS (with sim)      {:>10.1} MiB", peak_rss_mib());

@@ -21,7 +21,9 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use chrono::{Duration, NaiveDate};
-use datafusion::arrow::array::{Int32Array, RecordBatch, StringArray, TimestampMicrosecondArray};
+use datafusion::arrow::array::{
+    ArrayRef, BooleanArray, Int32Array, RecordBatch, StringArray, TimestampMicrosecondArray,
+};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use datafusion::datasource::MemTable;
 use datafusion::error::DataFusionError;
@@ -91,6 +93,36 @@ impl Default for ReportParams {
     }
 }
 
+/// How statuses are decided and how far back trends look, exposed to SQL as further columns
+/// of `params` and `history_params`. The default keeps the historical definition: every
+/// instance counts, pending reboots are non-compliant, rejected installs are not.
+///
+/// Kept apart from [`ReportParams`] so callers building `ReportParams` with a struct literal
+/// keep compiling; fold into it once they use `..ReportParams::default()`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReportOptions {
+    /// `installed_pending_reboot > 0` makes an instance `non_compliant`.
+    pub pending_reboot_non_compliant: bool,
+    /// `installed_rejected > 0` makes an instance `non_compliant`.
+    pub rejected_non_compliant: bool,
+    /// Instances whose `ping_status` is `Inactive` (terminated or deregistered) get the
+    /// status `inactive` and are left out of instance counts and percentages, counted apart.
+    pub exclude_inactive: bool,
+    /// How many committed runs, up to and including the selected one, trends cover.
+    pub trend_runs: i32,
+}
+
+impl Default for ReportOptions {
+    fn default() -> Self {
+        ReportOptions {
+            pending_reboot_non_compliant: true,
+            rejected_non_compliant: false,
+            exclude_inactive: false,
+            trend_runs: 30,
+        }
+    }
+}
+
 /// The DataFusion settings of every query context, in one place: Parquet predicate pushdown
 /// into the decoder, filter reordering, page-index and statistics pruning, bloom filters;
 /// UTC session time zone; `information_schema` for `SHOW TABLES`.
@@ -113,6 +145,7 @@ pub struct LakeQuery {
     run: RunRecord,
     runs: Vec<RunRecord>,
     params: ReportParams,
+    options: ReportOptions,
 }
 
 impl fmt::Debug for LakeQuery {
@@ -121,6 +154,7 @@ impl fmt::Debug for LakeQuery {
             .field("run_id", &self.run.run_id)
             .field("committed_runs", &self.runs.len())
             .field("params", &self.params)
+            .field("options", &self.options)
             .finish()
     }
 }
@@ -136,17 +170,43 @@ fn setup(what: impl Into<String>) -> impl FnOnce(DataFusionError) -> Error {
 impl LakeQuery {
     /// Opens the local lake at `root` for the run `as_of` selects.
     pub async fn open(root: &Path, as_of: AsOf, params: ReportParams) -> Result<LakeQuery> {
+        Self::open_with(root, as_of, params, ReportOptions::default()).await
+    }
+
+    /// [`LakeQuery::open`] with non-default [`ReportOptions`].
+    pub async fn open_with(
+        root: &Path,
+        as_of: AsOf,
+        params: ReportParams,
+        options: ReportOptions,
+    ) -> Result<LakeQuery> {
         let lake = Lake::open_existing(root).map_err(|e| match e {
             patchlake_lake::Error::NotFound { .. } => Error::LakeNotFound {
                 root: root.to_path_buf(),
             },
             e => e.into(),
         })?;
-        Self::from_lake(&lake, as_of, params).await
+        Self::from_lake_with(&lake, as_of, params, options).await
     }
 
     /// A query context over an already opened lake.
     pub async fn from_lake(lake: &Lake, as_of: AsOf, params: ReportParams) -> Result<LakeQuery> {
+        Self::from_lake_with(lake, as_of, params, ReportOptions::default()).await
+    }
+
+    /// [`LakeQuery::from_lake`] with non-default [`ReportOptions`].
+    pub async fn from_lake_with(
+        lake: &Lake,
+        as_of: AsOf,
+        params: ReportParams,
+        options: ReportOptions,
+    ) -> Result<LakeQuery> {
+        if !(1..=10_000).contains(&options.trend_runs) {
+            return Err(Error::InvalidParam {
+                name: "trend_runs",
+                detail: format!("{} is not between 1 and 10000", options.trend_runs),
+            });
+        }
         if !(0..=36_500).contains(&params.stale_after_days) {
             return Err(Error::InvalidParam {
                 name: "stale_after_days",
@@ -160,7 +220,7 @@ impl LakeQuery {
         let run = select_run(lake, &root, &runs, &as_of).await?;
         let ctx = SessionContext::new_with_config(session_config());
         register_tables(&ctx, &root, &run, &runs)?;
-        register_params(&ctx, &run, &params)?;
+        register_params(&ctx, &run, &runs, &params, &options)?;
         for view in reports::VIEWS {
             ctx.sql(view.sql)
                 .await
@@ -172,6 +232,7 @@ impl LakeQuery {
             run,
             runs,
             params,
+            options,
         })
     }
 
@@ -187,6 +248,10 @@ impl LakeQuery {
 
     pub fn params(&self) -> &ReportParams {
         &self.params
+    }
+
+    pub fn options(&self) -> &ReportOptions {
+        &self.options
     }
 
     /// The DataFusion context, for callers that want DataFrames or plans.
@@ -324,33 +389,90 @@ fn register_tables(
     Ok(())
 }
 
-fn register_params(ctx: &SessionContext, run: &RunRecord, params: &ReportParams) -> Result<()> {
+/// `params` (one row, the selected run) and `history_params` (one row per committed run, with
+/// `runs_back`: 0 for the selected run, 1 for the one before, negative for later runs), built
+/// by one function so both carry the same parameters.
+fn register_params(
+    ctx: &SessionContext,
+    run: &RunRecord,
+    runs: &[RunRecord],
+    params: &ReportParams,
+    options: &ReportOptions,
+) -> Result<()> {
+    let selected = runs
+        .iter()
+        .position(|r| r.run_id == run.run_id)
+        .unwrap_or(runs.len());
+    let rows: Vec<(&RunRecord, i32)> = runs
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r, selected as i32 - i as i32))
+        .collect();
+    let current = params_batch(&[(run, 0)], params, options, false)?;
+    let history = params_batch(&rows, params, options, true)?;
+    for (name, batch) in [("params", current), ("history_params", history)] {
+        let table = MemTable::try_new(batch.schema(), vec![vec![batch]])
+            .map_err(setup(format!("table {name}")))?;
+        ctx.register_table(name, Arc::new(table))
+            .map_err(setup(format!("table {name}")))?;
+    }
+    Ok(())
+}
+
+fn params_batch(
+    runs: &[(&RunRecord, i32)],
+    params: &ReportParams,
+    options: &ReportOptions,
+    with_runs_back: bool,
+) -> Result<RecordBatch> {
     let ts = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
-    let schema = Arc::new(Schema::new(vec![
+    let mut fields = vec![
         Field::new("run_id", DataType::Utf8, false),
         Field::new("dt", DataType::Utf8, false),
         Field::new("run_started_at", ts.clone(), false),
         Field::new("stale_after_days", DataType::Int32, false),
         Field::new("stale_before", ts, false),
-    ]));
-    let started = run.started_at.timestamp_micros();
-    let stale_before =
-        (run.started_at - Duration::days(params.stale_after_days.into())).timestamp_micros();
-    let batch = RecordBatch::try_new(
-        schema.clone(),
-        vec![
-            Arc::new(StringArray::from(vec![run.run_id.to_string()])),
-            Arc::new(StringArray::from(vec![run.run_id.dt()])),
-            Arc::new(TimestampMicrosecondArray::from(vec![started]).with_timezone("UTC")),
-            Arc::new(Int32Array::from(vec![params.stale_after_days])),
-            Arc::new(TimestampMicrosecondArray::from(vec![stale_before]).with_timezone("UTC")),
-        ],
-    )
-    .map_err(|e| setup("table params")(e.into()))?;
-    let table = MemTable::try_new(schema, vec![vec![batch]]).map_err(setup("table params"))?;
-    ctx.register_table("params", Arc::new(table))
-        .map_err(setup("table params"))?;
-    Ok(())
+        Field::new("pending_reboot_non_compliant", DataType::Boolean, false),
+        Field::new("rejected_non_compliant", DataType::Boolean, false),
+        Field::new("exclude_inactive", DataType::Boolean, false),
+        Field::new("trend_runs", DataType::Int32, false),
+    ];
+    let n = runs.len();
+    let utc = |values: Vec<i64>| TimestampMicrosecondArray::from(values).with_timezone("UTC");
+    let mut columns: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from_iter_values(
+            runs.iter().map(|(r, _)| r.run_id.to_string()),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            runs.iter().map(|(r, _)| r.run_id.dt()),
+        )),
+        Arc::new(utc(runs
+            .iter()
+            .map(|(r, _)| r.started_at.timestamp_micros())
+            .collect())),
+        Arc::new(Int32Array::from(vec![params.stale_after_days; n])),
+        Arc::new(utc(runs
+            .iter()
+            .map(|(r, _)| {
+                (r.started_at - Duration::days(params.stale_after_days.into())).timestamp_micros()
+            })
+            .collect())),
+        Arc::new(BooleanArray::from(vec![
+            options.pending_reboot_non_compliant;
+            n
+        ])),
+        Arc::new(BooleanArray::from(vec![options.rejected_non_compliant; n])),
+        Arc::new(BooleanArray::from(vec![options.exclude_inactive; n])),
+        Arc::new(Int32Array::from(vec![options.trend_runs; n])),
+    ];
+    if with_runs_back {
+        fields.push(Field::new("runs_back", DataType::Int32, false));
+        columns.push(Arc::new(Int32Array::from_iter_values(
+            runs.iter().map(|(_, back)| *back),
+        )));
+    }
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
+        .map_err(|e| setup("table params")(e.into()))
 }
 
 #[cfg(test)]

@@ -32,12 +32,32 @@ macro_rules! query_file {
 }
 
 /// Views, in dependency order.
-pub const VIEWS: &[View] = &[View {
-    name: "instance_compliance",
-    sql: query_file!("views/instance_compliance.sql"),
-}];
+pub const VIEWS: &[View] = &[
+    View {
+        name: "instance_compliance",
+        sql: query_file!("views/instance_compliance.sql"),
+    },
+    View {
+        name: "history_instance_compliance",
+        sql: query_file!("views/history_instance_compliance.sql"),
+    },
+];
 
-const COMPLIANCE_PARAMS: &[&str] = &["stale_before"];
+const COMPLIANCE_PARAMS: &[&str] = &[
+    "stale_before",
+    "pending_reboot_non_compliant",
+    "rejected_non_compliant",
+    "exclude_inactive",
+];
+const HISTORY_PARAMS: &[&str] = &["run_started_at", "runs_back"];
+const TREND_PARAMS: &[&str] = &[
+    "stale_before",
+    "pending_reboot_non_compliant",
+    "rejected_non_compliant",
+    "exclude_inactive",
+    "runs_back",
+    "trend_runs",
+];
 
 const REPORTS: &[Report] = &[
     Report {
@@ -69,6 +89,42 @@ const REPORTS: &[Report] = &[
         description: "Missing or failed critical-severity or security patches, per instance, with CVE ids",
         parameters: COMPLIANCE_PARAMS,
         sql: query_file!("missing_critical_patches.sql"),
+    },
+    Report {
+        name: "cve_exposure",
+        description: "CVEs that missing or failed patches would fix: severity, instances, accounts, and since when",
+        parameters: HISTORY_PARAMS,
+        sql: query_file!("cve_exposure.sql"),
+    },
+    Report {
+        name: "stale_and_unreported",
+        description: "Instances without trustworthy patch data (stale or unreported), with last ping and last operation",
+        parameters: COMPLIANCE_PARAMS,
+        sql: query_file!("stale_and_unreported.sql"),
+    },
+    Report {
+        name: "baseline_drift",
+        description: "Instances whose last patch operation used another baseline than the effective one",
+        parameters: COMPLIANCE_PARAMS,
+        sql: query_file!("baseline_drift.sql"),
+    },
+    Report {
+        name: "maintenance_window_context",
+        description: "Non-compliant instances with the maintenance windows targeting their patch group",
+        parameters: COMPLIANCE_PARAMS,
+        sql: query_file!("maintenance_window_context.sql"),
+    },
+    Report {
+        name: "compliance_trend",
+        description: "Fleet compliance per committed run, over the last trend_runs runs",
+        parameters: TREND_PARAMS,
+        sql: query_file!("compliance_trend.sql"),
+    },
+    Report {
+        name: "days_missing",
+        description: "Per patch: first and last run seen missing, days missing, instances still missing, mean time to remediate",
+        parameters: HISTORY_PARAMS,
+        sql: query_file!("days_missing.sql"),
     },
 ];
 

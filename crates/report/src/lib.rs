@@ -1,9 +1,11 @@
 //! patchlake's presentation layer: renders query results for people and tools.
 //!
 //! This crate owns the output formats ([`Format`]): a terminal table, CSV, JSON (an array of
-//! objects), Markdown (numbers right-aligned) and Parquet, written to any [`Write`] or
-//! atomically to a file path. Nested values (lists of CVE ids, maps) are rendered as text in
-//! the text formats and kept typed in JSON and Parquet.
+//! objects), Markdown (numbers right-aligned), Parquet, a self-contained HTML page
+//! ([`html::render_html`] for several reports with tiles and charts) and an Excel workbook
+//! ([`xlsx::render_xlsx`], one sheet per report), written to any [`Write`] or atomically to
+//! a file path. Nested values (lists of CVE ids, maps) are rendered as text in the text
+//! formats and kept typed in JSON and Parquet.
 //!
 //! It must not query, filter or aggregate: it renders the batches it is given, unchanged
 //! and in order. Parquet output uses the lake's writer settings
@@ -21,6 +23,12 @@ use arrow::error::ArrowError;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use patchlake_lake::format::{ROW_GROUP_ROWS, writer_properties};
 
+pub mod html;
+pub mod xlsx;
+
+pub use html::{HtmlMeta, Section, render_html};
+pub use xlsx::render_xlsx;
+
 /// An output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Format {
@@ -32,15 +40,21 @@ pub enum Format {
     /// A GitHub-flavoured Markdown table.
     Markdown,
     Parquet,
+    /// A self-contained HTML page (no external resources) with a sortable table.
+    Html,
+    /// An Excel workbook with one sheet.
+    Xlsx,
 }
 
 impl Format {
-    pub const ALL: [Format; 5] = [
+    pub const ALL: [Format; 7] = [
         Format::Table,
         Format::Csv,
         Format::Json,
         Format::Markdown,
         Format::Parquet,
+        Format::Html,
+        Format::Xlsx,
     ];
 
     /// The name `FromStr` accepts.
@@ -51,6 +65,8 @@ impl Format {
             Format::Json => "json",
             Format::Markdown => "md",
             Format::Parquet => "parquet",
+            Format::Html => "html",
+            Format::Xlsx => "xlsx",
         }
     }
 
@@ -64,7 +80,7 @@ impl Format {
 
     /// Whether the output is binary (not for a terminal).
     pub fn is_binary(self) -> bool {
-        self == Format::Parquet
+        matches!(self, Format::Parquet | Format::Xlsx)
     }
 
     /// The format a file name's extension implies (`.csv`, `.json`, `.md`, `.parquet`, `.txt`).
@@ -72,6 +88,7 @@ impl Format {
         let ext = path.extension()?.to_str()?.to_ascii_lowercase();
         match ext.as_str() {
             "markdown" => Some(Format::Markdown),
+            "htm" => Some(Format::Html),
             _ => Format::ALL.into_iter().find(|f| f.extension() == ext),
         }
     }
@@ -87,6 +104,8 @@ impl FromStr for Format {
             "json" => Ok(Format::Json),
             "md" | "markdown" => Ok(Format::Markdown),
             "parquet" => Ok(Format::Parquet),
+            "html" => Ok(Format::Html),
+            "xlsx" => Ok(Format::Xlsx),
             _ => Err(Error::UnknownFormat {
                 value: s.to_owned(),
             }),
@@ -102,7 +121,9 @@ impl fmt::Display for Format {
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("unknown output format {value:?}; expected one of table, csv, json, md, parquet")]
+    #[error(
+        "unknown output format {value:?}; expected one of table, csv, json, md, parquet, html, xlsx"
+    )]
     UnknownFormat { value: String },
 
     #[error("{format} output needs a schema, but there are no record batches")]
@@ -121,6 +142,13 @@ pub enum Error {
         format: Format,
         #[source]
         source: ArrowError,
+    },
+
+    #[error("writing xlsx to {path}: {source}")]
+    Xlsx {
+        path: String,
+        #[source]
+        source: xlsx::XlsxFailure,
     },
 
     #[error("writing parquet to {path}: {source}")]
@@ -237,6 +265,18 @@ fn write_named<W: Write + Send>(
                 writer.write(batch).map_err(parquet_err)?;
             }
             writer.close().map_err(parquet_err)?;
+        }
+        Format::Html => {
+            let page =
+                render_html(&[("report", "", batches)], &HtmlMeta::default()).map_err(arrow_err)?;
+            out.write_all(page.as_bytes()).map_err(io_err)?;
+        }
+        Format::Xlsx => {
+            let bytes = render_xlsx(&[("report", batches)]).map_err(|source| Error::Xlsx {
+                path: shown.to_owned(),
+                source,
+            })?;
+            out.write_all(&bytes).map_err(io_err)?;
         }
     }
     out.flush().map_err(io_err)
@@ -373,9 +413,9 @@ mod tests {
             assert_eq!(Format::from_path(Path::new(&path)), Some(f));
         }
         assert_eq!("Markdown".parse::<Format>().unwrap(), Format::Markdown);
-        let err = "xlsx".parse::<Format>().unwrap_err().to_string();
+        let err = "xls".parse::<Format>().unwrap_err().to_string();
         assert!(
-            err.contains("\"xlsx\"") && err.contains("table, csv, json, md, parquet"),
+            err.contains("\"xls\"") && err.contains("table, csv, json, md, parquet, html, xlsx"),
             "{err}"
         );
         assert_eq!(Format::from_path(Path::new("out")), None);
@@ -466,5 +506,180 @@ mod tests {
             err.to_string().contains("/nonexistent-dir/report.csv"),
             "{err}"
         );
+    }
+
+    fn by_group() -> RecordBatch {
+        RecordBatch::try_from_iter([
+            (
+                "patch_group",
+                Arc::new(StringArray::from(vec!["<script>alert(1)</script>", "db"])) as ArrayRef,
+            ),
+            (
+                "instances",
+                Arc::new(Int64Array::from(vec![4, 6])) as ArrayRef,
+            ),
+            (
+                "compliant",
+                Arc::new(Int64Array::from(vec![2, 3])) as ArrayRef,
+            ),
+            (
+                "non_compliant",
+                Arc::new(Int64Array::from(vec![1, 2])) as ArrayRef,
+            ),
+            ("stale", Arc::new(Int64Array::from(vec![1, 0])) as ArrayRef),
+            (
+                "unreported",
+                Arc::new(Int64Array::from(vec![0, 1])) as ArrayRef,
+            ),
+            (
+                "compliance_pct",
+                Arc::new(Float64Array::from(vec![50.0, 50.0])) as ArrayRef,
+            ),
+            (
+                "critical_non_compliant",
+                Arc::new(Int64Array::from(vec![1, 1])) as ArrayRef,
+            ),
+        ])
+        .unwrap()
+    }
+
+    fn trend() -> RecordBatch {
+        RecordBatch::try_from_iter([
+            (
+                "run_id",
+                Arc::new(StringArray::from(vec!["r1", "r2"])) as ArrayRef,
+            ),
+            (
+                "dt",
+                Arc::new(StringArray::from(vec!["2026-11-20", "2026-11-25"])) as ArrayRef,
+            ),
+            (
+                "run_started_at",
+                Arc::new(
+                    arrow::array::TimestampMicrosecondArray::from(vec![
+                        1_795_000_000_000_000,
+                        1_795_400_000_000_000,
+                    ])
+                    .with_timezone("UTC"),
+                ) as ArrayRef,
+            ),
+            (
+                "instances",
+                Arc::new(Int64Array::from(vec![9, 10])) as ArrayRef,
+            ),
+            (
+                "compliance_pct",
+                Arc::new(Float64Array::from(vec![Some(40.0), Some(50.0)])) as ArrayRef,
+            ),
+            (
+                "ok",
+                Arc::new(arrow::array::BooleanArray::from(vec![true, false])) as ArrayRef,
+            ),
+        ])
+        .unwrap()
+    }
+
+    #[test]
+    fn html_is_self_contained_escaped_with_tiles_charts_and_tables() {
+        let groups = [by_group()];
+        let runs = [trend()];
+        let meta = HtmlMeta {
+            title: "Patch <compliance>".into(),
+            facts: vec![("run".into(), "r2 & co".into())],
+        };
+        let page = render_html(
+            &[
+                ("compliance_by_patch_group", "per group", &groups),
+                ("compliance_trend", "per run", &runs),
+                ("empty", "nothing", &[]),
+            ],
+            &meta,
+        )
+        .unwrap();
+        assert!(page.starts_with("<!DOCTYPE html>"));
+        assert!(page.contains("<title>Patch &lt;compliance&gt;</title>"));
+        assert!(page.contains("r2 &amp; co"));
+        assert!(!page.contains("<script>alert"), "unescaped data");
+        assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+        // Tiles: 10 instances, 5 compliant = 50.0%, 3 non-compliant, 2 critical.
+        for tile in [
+            "<div class=\"v\">10</div><div class=\"k\">instances</div>",
+            "<div class=\"v\">50.0%</div><div class=\"k\">compliant</div>",
+            "<div class=\"v\">3</div><div class=\"k\">non-compliant</div>",
+            "<div class=\"v\">2</div><div class=\"k\">with critical missing</div>",
+        ] {
+            assert!(page.contains(tile), "{tile}");
+        }
+        assert_eq!(page.matches("<rect ").count(), 2, "one bar per group");
+        assert!(page.contains("<polyline"), "trend line");
+        assert_eq!(page.matches("<table class=\"sortable\">").count(), 2);
+        assert!(page.contains("<td class=\"n\">4</td>"));
+        assert!(page.contains("<i>no rows</i>"));
+        for external in ["http://", "https://", "src=", "href=", "@import"] {
+            let hits: Vec<_> = page
+                .match_indices(external)
+                .filter(|(i, _)| !page[..*i].ends_with("xmlns=\""))
+                .collect();
+            assert!(hits.is_empty(), "external reference {external}");
+        }
+        let single = render(&[by_group()], Format::Html).unwrap();
+        assert!(single.contains("<th>patch_group</th>"));
+    }
+
+    fn sheet_xml(bytes: &[u8], n: usize) -> String {
+        let mut archive = zip::ZipArchive::new(io::Cursor::new(bytes)).unwrap();
+        let mut file = archive
+            .by_name(&format!("xl/worksheets/sheet{n}.xml"))
+            .unwrap();
+        let mut text = String::new();
+        io::Read::read_to_string(&mut file, &mut text).unwrap();
+        text
+    }
+
+    #[test]
+    fn xlsx_has_a_sheet_per_report_with_typed_cells() {
+        let groups = [by_group()];
+        let runs = [trend()];
+        let bytes = render_xlsx(&[
+            ("compliance_by_patch_group", &groups),
+            ("a/very:long*report?name[that]exceeds thirty-one", &runs),
+            ("compliance_by_patch_group", &[]),
+        ])
+        .unwrap();
+        let mut archive = zip::ZipArchive::new(io::Cursor::new(&bytes[..])).unwrap();
+        let mut workbook = String::new();
+        io::Read::read_to_string(
+            &mut archive.by_name("xl/workbook.xml").unwrap(),
+            &mut workbook,
+        )
+        .unwrap();
+        assert!(
+            workbook.contains("name=\"compliance_by_patch_group\""),
+            "{workbook}"
+        );
+        assert!(
+            workbook.contains("name=\"averylongreportnamethatexceeds\""),
+            "{workbook}"
+        );
+        assert!(
+            workbook.contains("name=\"compliance_by_patch_group~2\""),
+            "{workbook}"
+        );
+        let first = sheet_xml(&bytes, 1);
+        assert!(first.contains("ySplit=\"1\""), "frozen header: {first}");
+        assert!(first.contains("<autoFilter ref=\"A1:H3\""), "{first}");
+        assert!(
+            first.contains("<c r=\"B2\"><v>4</v></c>"),
+            "number cell: {first}"
+        );
+        assert!(first.contains("<cols>"), "column widths");
+        let second = sheet_xml(&bytes, 2);
+        // Timestamps are dates (a serial number with a date style), booleans are booleans.
+        assert!(second.contains("<c r=\"C2\" s=\""), "{second}");
+        assert!(second.contains("t=\"b\"><v>1</v>"), "{second}");
+        let path = tempfile::tempdir().unwrap();
+        let file = path.path().join("r.xlsx");
+        write_to_path(&[by_group()], Format::Xlsx, &file).unwrap();
+        assert!(std::fs::read(&file).unwrap().starts_with(b"PK"));
     }
 }

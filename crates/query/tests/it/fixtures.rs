@@ -187,6 +187,24 @@ pub fn fleet() -> Vec<TaskOutput> {
         &["CVE-2026-1000"],
     );
 
+    for (id, groups, next) in [
+        ("mw-web-db", vec!["web", "db"], Some(at(28, 2))),
+        ("mw-db-weekly", vec!["db"], None),
+    ] {
+        a.maintenance_windows.push(MaintenanceWindow {
+            account_id: A.into(),
+            region: "us-east-1".into(),
+            window_id: id.into(),
+            name: Some(format!("{id}-name")),
+            schedule: Some("cron(0 2 ? * SAT *)".into()),
+            duration_hours: Some(3),
+            cutoff_hours: Some(1),
+            enabled: next.is_some(),
+            next_execution_at: next,
+            target_patch_groups: groups.into_iter().map(str::to_owned).collect(),
+        });
+    }
+
     let mut b = TaskOutput::empty(coverage(B, "eu-west-1", CoverageStatus::Partial));
     baseline(&mut b, "pb-b-al2023-default", AL2023, true);
     // i-08: group `web` is not registered in this account-region.
@@ -206,4 +224,45 @@ pub async fn commit(lake: &Lake, run_id: &RunId, tasks: &[TaskOutput]) -> RunRec
 
 pub fn run_id(day: u32, hour: u32) -> RunId {
     RunId::new(at(day, hour), day * 100 + hour)
+}
+
+/// Three committed runs of the fleet (days 20, 22 and 25 at 12:00) in which patches get fixed
+/// and new ones appear:
+/// - `zlib` (Critical, CVE-2026-0005) is missing on i-01 on days 20 and 22, fixed on day 25;
+/// - `openssl` is missing on i-02 in every run; `kernel` fails on i-02 from day 25 only;
+/// - `KB5000001` is missing on i-05 in every run (i-05 is stale throughout);
+/// - i-01 is non-compliant while zlib is missing; i-08 appears on day 22.
+pub async fn history_lake(lake: &Lake) -> Vec<RunId> {
+    let runs = vec![run_id(20, 12), run_id(22, 12), run_id(25, 12)];
+    for (n, run) in runs.iter().enumerate() {
+        let mut tasks = fleet();
+        if n < 2 {
+            let a = &mut tasks[0];
+            patch(
+                a,
+                "i-01",
+                "zlib",
+                "Missing",
+                "Critical",
+                "Security",
+                &["CVE-2026-0005"],
+            );
+            for s in a
+                .patch_states
+                .iter_mut()
+                .filter(|s| s.instance_id == "i-01")
+            {
+                s.missing = 1;
+                s.critical_non_compliant = 1;
+            }
+            a.instance_patches.retain(|p| p.title != "kernel");
+        }
+        if n == 0 {
+            let b = &mut tasks[1];
+            b.instances.clear();
+            b.patch_states.clear();
+        }
+        commit(lake, run, &tasks).await;
+    }
+    runs
 }

@@ -3,3 +3,4 @@
 mod as_of;
 mod compliance;
 mod fixtures;
+mod history;

@@ -1,0 +1,37 @@
+-- maintenance_window_context: one row per non-compliant instance and maintenance window of
+-- its account-region whose targets select the instance's patch group, so a finding comes with
+-- when it will next be patched. An instance no window targets gets one row with NULL window
+-- columns: nothing is scheduled to fix it.
+WITH window_groups AS (
+    SELECT
+        account_id,
+        region,
+        window_id,
+        name,
+        schedule,
+        enabled,
+        next_execution_at,
+        UNNEST(target_patch_groups) AS patch_group
+    FROM maintenance_windows
+)
+SELECT
+    ic.account_id,
+    ic.region,
+    ic.instance_id,
+    ic.computer_name,
+    ic.patch_group,
+    ic.missing,
+    ic.failed,
+    ic.installed_pending_reboot,
+    w.window_id,
+    w.name AS window_name,
+    w.schedule,
+    w.enabled AS window_enabled,
+    w.next_execution_at
+FROM instance_compliance ic
+LEFT JOIN window_groups w
+    ON w.account_id = ic.account_id
+   AND w.region = ic.region
+   AND w.patch_group = ic.patch_group
+WHERE ic.status = 'non_compliant'
+ORDER BY ic.account_id, ic.region, ic.instance_id, w.next_execution_at, w.window_id
