@@ -1,8 +1,8 @@
--- history_instance_compliance: instance_compliance applied to every committed run, each with
--- its own run_started_at (table history_params), plus run_id, dt and runs_back. Trend and
--- remediation reports select from it. Keep it in step with views/instance_compliance.sql:
--- the only differences are the history_ tables, run_id in every key and join, and the
--- extra columns (a test compares the two run by run).
+-- history_instance_compliance: THE compliance definition (documented in
+-- views/instance_compliance.sql and queries/README.md), applied to every committed run, each
+-- with its own run_started_at (table history_params), plus run_id, dt and runs_back.
+-- instance_compliance is this view's selected run (runs_back = 0); trend and remediation
+-- reports select from it directly.
 --
 -- One row per managed instance (table `instances`) of the selected run.
 --   baseline_id      the effective baseline: the patch group registration matching the

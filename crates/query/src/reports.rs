@@ -34,12 +34,12 @@ macro_rules! query_file {
 /// Views, in dependency order.
 pub const VIEWS: &[View] = &[
     View {
-        name: "instance_compliance",
-        sql: query_file!("views/instance_compliance.sql"),
-    },
-    View {
         name: "history_instance_compliance",
         sql: query_file!("views/history_instance_compliance.sql"),
+    },
+    View {
+        name: "instance_compliance",
+        sql: query_file!("views/instance_compliance.sql"),
     },
 ];
 
