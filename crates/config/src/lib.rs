@@ -49,8 +49,24 @@ pub struct Config {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LakeConfig {
-    /// Local directory (default `./lake`) or, later, `s3://bucket/prefix`.
+    /// Local directory (default `./lake`) or `s3://bucket/prefix`.
     pub root: String,
+    /// S3 lakes: the 12-digit account that must own the bucket, sent as
+    /// `ExpectedBucketOwner` on every request (S3 refuses with 403 otherwise).
+    pub expected_bucket_owner: Option<String>,
+    /// S3 lakes: KMS key (id, alias or ARN) for SSE-KMS; unset uses the bucket's default
+    /// encryption.
+    pub kms_key_id: Option<String>,
+    /// S3 lakes: the bucket's region (defaults to `aws.home_region`).
+    pub region: Option<String>,
+    /// S3 lakes: send S3 calls to this endpoint (a test server); production leaves it unset.
+    pub endpoint_url: Option<String>,
+    /// S3 lakes: path-style addressing (`endpoint/bucket/key`); needed by most test servers.
+    pub force_path_style: bool,
+    /// S3 lakes: objects above this size are uploaded in parts of this size (at least 5).
+    pub part_size_mib: u64,
+    /// `finalize` and `lake compact` roll over to a new file of a table past this size.
+    pub target_file_size_mib: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -82,7 +98,20 @@ pub enum AccountSource {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RegionsConfig {
+    /// `static`: exactly `names`; `enabled`: every region enabled in each account
+    /// (opt-in regions included when opted in, disabled ones reported as skipped), limited
+    /// to `names` when that is not empty.
+    pub source: RegionSource,
     pub names: Vec<String>,
+    /// Regions never collected, whatever the source.
+    pub exclude: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RegionSource {
+    Static,
+    Enabled,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -96,6 +125,11 @@ pub struct RolesConfig {
     pub external_id: Option<String>,
     pub session_name: String,
     pub duration_seconds: i32,
+    /// Optional first hop of a two-hop chain (hub → this role → member role): the starting
+    /// identity assumes this role, and the member roles are assumed from its session.
+    pub chain_via_role_arn: Option<String>,
+    /// ExternalId for the first hop, when its trust policy requires one.
+    pub chain_via_external_id: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -125,6 +159,11 @@ pub struct CollectConfig {
     /// Reuse the previous committed run's per-instance patches for instances whose patch
     /// state is unchanged (same snapshot, end time and counts). `false` forces a full run.
     pub incremental: bool,
+    /// Collect installed applications (inventory type `AWS:Application`) per instance.
+    pub inventory_applications: bool,
+    /// Upper bound on SSM calls per second per account-region; 0 leaves the pace to what
+    /// the service allows (learned from throttling).
+    pub max_calls_per_second: u32,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -132,12 +171,28 @@ pub struct CollectConfig {
 pub struct ReportConfig {
     /// An instance whose last scan ended longer ago than this is `stale`.
     pub stale_after_days: i32,
+    /// `InstalledPendingReboot > 0` makes an instance non-compliant (AWS's own default).
+    pub pending_reboot_non_compliant: bool,
+    /// `InstalledRejected > 0` makes an instance non-compliant.
+    pub rejected_non_compliant: bool,
+    /// Stopped, terminated and connection-lost instances are left out of compliance counts
+    /// and percentages and counted apart.
+    pub exclude_inactive: bool,
+    /// How many committed runs, up to and including the selected one, trends cover.
+    pub trend_runs: i32,
 }
 
 impl Default for LakeConfig {
     fn default() -> Self {
         LakeConfig {
             root: "./lake".into(),
+            expected_bucket_owner: None,
+            kms_key_id: None,
+            region: None,
+            endpoint_url: None,
+            force_path_style: false,
+            part_size_mib: 8,
+            target_file_size_mib: 512,
         }
     }
 }
@@ -158,7 +213,9 @@ impl Default for AccountsConfig {
 impl Default for RegionsConfig {
     fn default() -> Self {
         RegionsConfig {
+            source: RegionSource::Static,
             names: vec!["us-east-1".into()],
+            exclude: Vec::new(),
         }
     }
 }
@@ -171,6 +228,8 @@ impl Default for RolesConfig {
             external_id: None,
             session_name: "patchlake".into(),
             duration_seconds: 3600,
+            chain_via_role_arn: None,
+            chain_via_external_id: None,
         }
     }
 }
@@ -194,6 +253,8 @@ impl Default for CollectConfig {
             per_region_concurrency: 8,
             patch_states: Vec::new(),
             incremental: true,
+            inventory_applications: true,
+            max_calls_per_second: 0,
         }
     }
 }
@@ -202,6 +263,10 @@ impl Default for ReportConfig {
     fn default() -> Self {
         ReportConfig {
             stale_after_days: 7,
+            pending_reboot_non_compliant: true,
+            rejected_non_compliant: false,
+            exclude_inactive: true,
+            trend_runs: 30,
         }
     }
 }
@@ -218,18 +283,29 @@ enum Kind {
 /// Every key, for env/flag overrides and for naming keys in errors.
 const KEYS: &[(&str, Kind)] = &[
     ("lake.root", Kind::Str),
+    ("lake.expected_bucket_owner", Kind::Str),
+    ("lake.kms_key_id", Kind::Str),
+    ("lake.region", Kind::Str),
+    ("lake.endpoint_url", Kind::Str),
+    ("lake.force_path_style", Kind::Bool),
+    ("lake.part_size_mib", Kind::Int),
+    ("lake.target_file_size_mib", Kind::Int),
     ("accounts.source", Kind::Str),
     ("accounts.ids", Kind::StrList),
     ("accounts.organizations_role_arn", Kind::Str),
     ("accounts.exclude", Kind::StrList),
     ("accounts.include_ous", Kind::StrList),
     ("accounts.exclude_ous", Kind::StrList),
+    ("regions.source", Kind::Str),
     ("regions.names", Kind::StrList),
+    ("regions.exclude", Kind::StrList),
     ("roles.role_name", Kind::Str),
     ("roles.arn_template", Kind::Str),
     ("roles.external_id", Kind::Str),
     ("roles.session_name", Kind::Str),
     ("roles.duration_seconds", Kind::Int),
+    ("roles.chain_via_role_arn", Kind::Str),
+    ("roles.chain_via_external_id", Kind::Str),
     ("aws.home_region", Kind::Str),
     ("aws.profile", Kind::Str),
     ("aws.endpoint_url", Kind::Str),
@@ -239,7 +315,13 @@ const KEYS: &[(&str, Kind)] = &[
     ("collect.per_region_concurrency", Kind::Int),
     ("collect.patch_states", Kind::StrList),
     ("collect.incremental", Kind::Bool),
+    ("collect.inventory_applications", Kind::Bool),
+    ("collect.max_calls_per_second", Kind::Int),
     ("report.stale_after_days", Kind::Int),
+    ("report.pending_reboot_non_compliant", Kind::Bool),
+    ("report.rejected_non_compliant", Kind::Bool),
+    ("report.exclude_inactive", Kind::Bool),
+    ("report.trend_runs", Kind::Int),
 ];
 
 /// Where a configuration came from, for error messages.
@@ -414,6 +496,10 @@ impl ConfigLoader {
     }
 }
 
+fn is_role_arn(arn: &str) -> bool {
+    arn.starts_with("arn:aws") && arn.contains(":iam::") && arn.contains(":role/")
+}
+
 impl Config {
     /// Parses and validates a TOML document over the defaults.
     pub fn from_toml(text: &str) -> Result<Config> {
@@ -469,22 +555,77 @@ impl Config {
             }
         }
         if let Some(arn) = &self.accounts.organizations_role_arn
-            && !(arn.starts_with("arn:aws") && arn.contains(":iam::") && arn.contains(":role/"))
+            && !is_role_arn(arn)
         {
             return Err(invalid(
                 "accounts.organizations_role_arn",
                 format!("{arn:?} is not a role ARN (arn:aws:iam::ACCOUNT:role/NAME)"),
             ));
         }
-        if self.regions.names.is_empty() {
+        if self.regions.source == RegionSource::Static && self.regions.names.is_empty() {
             return Err(invalid(
                 "regions.names",
-                "is empty: list at least one region such as \"us-east-1\"".into(),
+                "is empty: list at least one region such as \"us-east-1\", or set regions.source = \"enabled\"".into(),
             ));
         }
-        for (i, r) in self.regions.names.iter().enumerate() {
+        for (key, list) in [
+            ("regions.names", &self.regions.names),
+            ("regions.exclude", &self.regions.exclude),
+        ] {
+            for (i, r) in list.iter().enumerate() {
+                patchlake_model::validate_region(r)
+                    .map_err(|e| invalid(&format!("{key}[{i}]"), e.to_string()))?;
+            }
+        }
+        if let Some(owner) = &self.lake.expected_bucket_owner {
+            patchlake_model::validate_account_id(owner)
+                .map_err(|e| invalid("lake.expected_bucket_owner", e.to_string()))?;
+        }
+        if let Some(r) = &self.lake.region {
             patchlake_model::validate_region(r)
-                .map_err(|e| invalid(&format!("regions.names[{i}]"), e.to_string()))?;
+                .map_err(|e| invalid("lake.region", e.to_string()))?;
+        }
+        if let Some(url) = &self.lake.endpoint_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(invalid(
+                "lake.endpoint_url",
+                format!("{url:?} is not an http(s) URL"),
+            ));
+        }
+        if !(5..=5120).contains(&self.lake.part_size_mib) {
+            return Err(invalid(
+                "lake.part_size_mib",
+                format!(
+                    "{} is outside S3's part size range of 5 to 5120 MiB",
+                    self.lake.part_size_mib
+                ),
+            ));
+        }
+        if self.lake.target_file_size_mib == 0 {
+            return Err(invalid(
+                "lake.target_file_size_mib",
+                "must be at least 1".into(),
+            ));
+        }
+        if let Some(arn) = &self.roles.chain_via_role_arn
+            && !is_role_arn(arn)
+        {
+            return Err(invalid(
+                "roles.chain_via_role_arn",
+                format!("{arn:?} is not a role ARN (arn:aws:iam::ACCOUNT:role/NAME)"),
+            ));
+        }
+        if let Some(x) = &self.roles.chain_via_external_id
+            && (x.len() < 2 || x.len() > 1224)
+        {
+            return Err(invalid(
+                "roles.chain_via_external_id",
+                "must be 2 to 1224 characters".into(),
+            ));
+        }
+        if self.report.trend_runs < 1 {
+            return Err(invalid("report.trend_runs", "must be at least 1".into()));
         }
         patchlake_model::validate_region(&self.aws.home_region)
             .map_err(|e| invalid("aws.home_region", e.to_string()))?;
@@ -632,6 +773,40 @@ mod tests {
     }
 
     #[test]
+    fn enabled_regions_need_no_list_and_every_key_has_a_default() {
+        let c = Config::from_toml(
+            "[accounts]\nids = [\"012345678901\"]\n[regions]\nsource = \"enabled\"\nnames = []",
+        )
+        .unwrap();
+        assert_eq!(c.regions.source, RegionSource::Enabled);
+        // Every key in KEYS can be overridden, so each names a real field.
+        let mut loader = ConfigLoader::new().toml(GOOD, "patchlake.toml").unwrap();
+        for (key, kind) in KEYS {
+            let value = match (key, kind) {
+                (_, Kind::Bool) => "true",
+                (k, Kind::Int) if k.ends_with("duration_seconds") => "3600",
+                (_, Kind::Int) => "8",
+                (k, _) if k.ends_with("source") => "static",
+                (k, _) if k.contains("arn") => "arn:aws:iam::{account_id}:role/x",
+                (k, _)
+                    if k.ends_with("ids") || k.ends_with("owner") || *k == "accounts.exclude" =>
+                {
+                    "012345678901"
+                }
+                (k, _) if k.contains("ous") => "ou-ab12-cdef3456",
+                (k, _) if k.contains("region") || k.ends_with("names") => "eu-west-1",
+                (k, _) if k.ends_with("url") => "http://127.0.0.1:1",
+                (k, _) if k.ends_with("patch_states") => "Missing",
+                _ => "value-ok",
+            };
+            loader = loader.set_arg(&format!("{key}={value}")).unwrap();
+        }
+        let c = loader.load().unwrap();
+        assert_eq!(c.regions.exclude, vec!["eu-west-1"]);
+        assert!(c.report.exclude_inactive && c.lake.force_path_style);
+    }
+
+    #[test]
     fn unknown_key_is_named() {
         let err = Config::from_toml(&format!("{GOOD}\n[lake]\nrooot = \"x\"\n"))
             .unwrap_err()
@@ -679,6 +854,48 @@ mod tests {
                 [lake]
                 root = "gs://bucket""#,
                 "lake.root",
+            ),
+            (
+                r#"[accounts]
+                ids = ["012345678901"]
+                [lake]
+                expected_bucket_owner = "me""#,
+                "lake.expected_bucket_owner",
+            ),
+            (
+                r#"[accounts]
+                ids = ["012345678901"]
+                [lake]
+                part_size_mib = 1"#,
+                "lake.part_size_mib",
+            ),
+            (
+                r#"[accounts]
+                ids = ["012345678901"]
+                [regions]
+                exclude = ["nowhere"]"#,
+                "regions.exclude[0]",
+            ),
+            (
+                r#"[accounts]
+                ids = ["012345678901"]
+                [regions]
+                names = []"#,
+                "regions.names",
+            ),
+            (
+                r#"[accounts]
+                ids = ["012345678901"]
+                [roles]
+                chain_via_role_arn = "hub""#,
+                "roles.chain_via_role_arn",
+            ),
+            (
+                r#"[accounts]
+                ids = ["012345678901"]
+                [report]
+                trend_runs = 0"#,
+                "report.trend_runs",
             ),
         ];
         for (text, key) in cases {
