@@ -300,3 +300,266 @@ async fn an_incremental_rerun_over_an_unchanged_fleet_makes_few_calls_and_the_sa
     println!("full run: {full_calls} calls; incremental rerun: {incremental_calls} calls");
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_two_hop_role_chain_reaches_members_that_trust_only_the_middle_role() {
+    let via = "arn:aws:iam::111122223333:role/PatchlakeOrgReader";
+    let mut spec = harness::small_spec(43);
+    spec.instances_per_region = 20;
+    spec.extra_roles = vec![patchlake_sim::ExtraRole {
+        role_arn: via.into(),
+        external_id: Some("hub-secret".into()),
+    }];
+    spec.member_role_trusted_principal = Some(via.into());
+    let sim = harness::sim(&spec).await;
+    let dir = tempfile::tempdir().unwrap();
+    let base = harness::config(&sim, dir.path());
+
+    // Without the hop the member roles deny the starting identity.
+    let summary = collect_run(Arc::new(base.clone()), Some(simulator_credentials()))
+        .await
+        .unwrap();
+    assert!(
+        summary
+            .coverage
+            .iter()
+            .all(|c| c.status == CoverageStatus::Failed
+                && c.error_code.as_deref() == Some("AccessDenied")),
+        "{:?}",
+        summary.coverage
+    );
+    assert_eq!(sim.stats().calls("AssumeRole"), 3);
+
+    // Through the via-role: assumed once, then every member from its session.
+    sim.reset_stats();
+    let mut chained = base.clone();
+    chained.roles.chain_via_role_arn = Some(via.into());
+    chained.roles.chain_via_external_id = Some("hub-secret".into());
+    let summary = collect_run(Arc::new(chained.clone()), Some(simulator_credentials()))
+        .await
+        .unwrap();
+    assert!(summary.is_complete(), "{:?}", summary.coverage);
+    assert_eq!(summary.coverage.len(), 6);
+    assert_eq!(summary.run.row_counts["instances"], 3 * 2 * 20);
+    let stats = sim.stats();
+    assert_eq!(
+        stats.calls("AssumeRole"),
+        1 + 3,
+        "via-role once, each member once"
+    );
+    assert_eq!(stats.errors, 0);
+
+    // A wrong ExternalId on the first hop fails every account, naming the via-role.
+    sim.reset_stats();
+    chained.roles.chain_via_external_id = Some("wrong".into());
+    let summary = collect_run(Arc::new(chained), Some(simulator_credentials()))
+        .await
+        .unwrap();
+    for c in &summary.coverage {
+        assert_eq!(c.status, CoverageStatus::Failed);
+        let message = c.error_message.as_deref().unwrap();
+        assert!(message.contains(via), "{message}");
+    }
+    assert_eq!(
+        sim.stats().calls("AssumeRole"),
+        1,
+        "a denied first hop is not retried per account"
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inventory_applications_and_tags_come_from_get_inventory_exactly() {
+    let mut spec = harness::small_spec(47);
+    spec.accounts = 1;
+    let sim = harness::sim(&spec).await;
+    let fleet = sim.fleet().clone();
+    let dir = tempfile::tempdir().unwrap();
+    let config = harness::config(&sim, dir.path());
+    assert!(config.collect.inventory_applications, "on by default");
+    let summary = collect_run(Arc::new(config.clone()), Some(simulator_credentials()))
+        .await
+        .unwrap();
+    assert!(summary.is_complete(), "{:?}", summary.coverage);
+
+    let q = patchlake_query::LakeQuery::open(
+        dir.path(),
+        patchlake_query::AsOf::Latest,
+        patchlake_query::ReportParams::default(),
+    )
+    .await
+    .unwrap();
+    let mut got = Vec::new();
+    for b in q.sql("SELECT * FROM inventory_applications").await.unwrap() {
+        let rows: Vec<patchlake_model::InventoryApplication> =
+            patchlake_model::batch::deserialize_rows(
+                patchlake_model::Table::InventoryApplications,
+                &b,
+            )
+            .unwrap();
+        got.extend(
+            rows.into_iter()
+                .map(|r| patchlake_sim::truth_inventory::ApplicationRow {
+                    account_id: r.account_id,
+                    region: r.region,
+                    instance_id: r.instance_id,
+                    name: r.name,
+                    version: r.version.unwrap_or_default(),
+                    publisher: r.publisher.unwrap_or_default(),
+                    architecture: r.architecture.unwrap_or_default(),
+                }),
+        );
+    }
+    got.sort();
+    let expected = fleet.application_rows();
+    assert!(expected.len() > 2 * 120 * 10);
+    assert_eq!(got.len(), expected.len());
+    assert!(
+        got == expected,
+        "inventory rows differ from the simulator's truth"
+    );
+    assert_eq!(
+        summary.run.row_counts["inventory_applications"] as u64,
+        fleet.inventory_truth().applications
+    );
+
+    // GetInventory: 50 instances a call for applications; for tags too where that is cheaper
+    // than one ListTagsForResource per instance without a patch state. Never per instance.
+    let stats = sim.stats();
+    let per_region = 120u64.div_ceil(50);
+    let (mut tag_inventory_calls, mut list_tags_calls) = (0, 0);
+    for ar in fleet.account_regions() {
+        let without_state = ar
+            .instances
+            .iter()
+            .filter(|i| i.patch_state.is_none())
+            .count() as u64;
+        if per_region < without_state {
+            tag_inventory_calls += per_region;
+        } else {
+            list_tags_calls += without_state;
+        }
+    }
+    assert!(
+        tag_inventory_calls > 0,
+        "the fleet exercises the tag inventory"
+    );
+    assert_eq!(
+        stats.calls("GetInventory"),
+        2 * per_region + tag_inventory_calls
+    );
+    assert_eq!(stats.calls("ListInventoryEntries"), 0);
+    assert_eq!(stats.calls("ListTagsForResource"), list_tags_calls);
+    // Every instance's patch group and tags are the simulator's.
+    let mut instances = Vec::new();
+    for b in q.sql("SELECT * FROM instances").await.unwrap() {
+        let rows: Vec<patchlake_model::Instance> =
+            patchlake_model::batch::deserialize_rows(patchlake_model::Table::Instances, &b)
+                .unwrap();
+        instances.extend(rows);
+    }
+    assert_eq!(instances.len(), 240);
+    for i in &instances {
+        let ar = fleet.account_region(&i.account_id, &i.region).unwrap();
+        let f = ar.instance(&i.instance_id).unwrap();
+        assert_eq!(i.patch_group.as_deref(), f.patch_group, "{}", i.instance_id);
+        if !i.tags.is_empty() {
+            assert_eq!(i.tags.get("Name"), Some(&f.name_tag), "{}", i.instance_id);
+        }
+    }
+
+    // collect.inventory_applications = false: no application inventory is asked for.
+    sim.reset_stats();
+    let off = harness::with(&config, &["collect.inventory_applications=false"]);
+    let summary = collect_run(Arc::new(off), Some(simulator_credentials()))
+        .await
+        .unwrap();
+    assert_eq!(summary.run.row_counts["inventory_applications"], 0);
+    assert_eq!(
+        sim.stats().calls("GetInventory"),
+        2 * per_region,
+        "tags only"
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopped_terminated_and_connection_lost_instances_are_kept_with_their_status() {
+    let mut spec = harness::small_spec(53);
+    spec.accounts = 2;
+    let sim = harness::sim(&spec).await;
+    let fleet = sim.fleet().clone();
+    let dir = tempfile::tempdir().unwrap();
+    let config = harness::config(&sim, dir.path());
+    let summary = collect_run(Arc::new(config), Some(simulator_credentials()))
+        .await
+        .unwrap();
+    // Not counted as collection failures.
+    assert!(summary.is_complete(), "{:?}", summary.coverage);
+    assert!(
+        summary
+            .coverage
+            .iter()
+            .all(|c| c.status == CoverageStatus::Ok)
+    );
+
+    let mut expected = std::collections::BTreeMap::<(String, String), &str>::new();
+    for ar in fleet.account_regions() {
+        for i in &ar.instances {
+            expected.insert(
+                (ar.account_id.clone(), i.instance_id.clone()),
+                i.ping_status.as_str(),
+            );
+        }
+    }
+    let by_status = |s: &str| expected.values().filter(|v| **v == s).count();
+    assert!(
+        by_status("ConnectionLost") >= 5,
+        "the fleet has stopped instances"
+    );
+    assert!(
+        by_status("Inactive") >= 2,
+        "the fleet has terminated instances"
+    );
+
+    let q = patchlake_query::LakeQuery::open(
+        dir.path(),
+        patchlake_query::AsOf::Latest,
+        patchlake_query::ReportParams::default(),
+    )
+    .await
+    .unwrap();
+    let mut got = std::collections::BTreeMap::new();
+    for b in q.sql("SELECT * FROM instances").await.unwrap() {
+        let rows: Vec<patchlake_model::Instance> =
+            patchlake_model::batch::deserialize_rows(patchlake_model::Table::Instances, &b)
+                .unwrap();
+        for i in rows {
+            got.insert(
+                (i.account_id, i.instance_id),
+                i.ping_status.unwrap_or_default(),
+            );
+        }
+    }
+    assert_eq!(got.len(), expected.len());
+    for (k, status) in &expected {
+        assert_eq!(got.get(k).map(String::as_str), Some(*status), "{k:?}");
+    }
+    // Their last patch state (if any) is kept too: the patch_states rows cover every instance
+    // with a state, online or not.
+    let with_state = fleet
+        .account_regions()
+        .iter()
+        .flat_map(|ar| &ar.instances)
+        .filter(|i| i.patch_state.is_some())
+        .count();
+    assert_eq!(summary.run.row_counts["patch_states"] as usize, with_state);
+    assert!(
+        fleet
+            .account_regions()
+            .iter()
+            .flat_map(|ar| &ar.instances)
+            .any(|i| i.patch_state.is_some() && i.ping_status.as_str() != "Online")
+    );
+    sim.shutdown().await;
+}

@@ -20,12 +20,25 @@ type SessionCell = OnceCell<Result<SharedCredentialsProvider, Arc<Error>>>;
 /// Sessions are cached for the whole run and refreshed shortly before they expire. A denial
 /// is cached too, so an account whose role is missing costs one AssumeRole call, not one per
 /// region.
+///
+/// With `roles.chain_via_role_arn` the member roles are assumed in two hops: the starting
+/// identity assumes the via-role once (cached and refreshed like a member session), and every
+/// member role is assumed from the via-role's session. AWS caps sessions obtained by role
+/// chaining at one hour, so member sessions are then at most 3600 s long (and refreshed).
 #[derive(Debug)]
 pub struct RoleAssumer {
     factory: ClientFactory,
     config: Arc<Config>,
     stats: Arc<CallStats>,
     sessions: std::sync::Mutex<HashMap<String, Arc<SessionCell>>>,
+    via: std::sync::Mutex<Arc<SessionCell>>,
+}
+
+/// The longest session AWS grants to a role assumed from another role's session.
+const CHAINED_SESSION_MAX_SECONDS: i32 = 3600;
+
+fn account_of_arn(role_arn: &str) -> String {
+    role_arn.split(':').nth(4).unwrap_or_default().to_owned()
 }
 
 impl RoleAssumer {
@@ -35,7 +48,40 @@ impl RoleAssumer {
             config,
             stats: CallStats::new(),
             sessions: Default::default(),
+            via: Default::default(),
         }
+    }
+
+    /// The session of the chain's first hop (`roles.chain_via_role_arn`), assumed from the
+    /// starting identity on first use; `None` when no chain is configured.
+    pub async fn via_session(&self) -> Result<Option<SharedCredentialsProvider>, Arc<Error>> {
+        let Some(via_arn) = self.config.roles.chain_via_role_arn.clone() else {
+            return Ok(None);
+        };
+        let cell = self.via.lock().expect("via-role cache poisoned").clone();
+        let result = cell
+            .get_or_init(|| async {
+                let params = RoleParams {
+                    account_id: account_of_arn(&via_arn),
+                    role_arn: via_arn.clone(),
+                    session_name: self.config.roles.session_name.clone(),
+                    external_id: self.config.roles.chain_via_external_id.clone(),
+                    duration_seconds: self.config.roles.duration_seconds,
+                };
+                let session = AssumedRole::start(self.factory.sts(None, &self.stats), params)
+                    .await
+                    .map_err(Arc::new)?;
+                tracing::debug!(role_arn = %via_arn, "assumed the role chain's first hop");
+                Ok(SharedCredentialsProvider::new(session))
+            })
+            .await
+            .clone();
+        if let Err(e) = &result
+            && e.kind().is_retryable()
+        {
+            *self.via.lock().expect("via-role cache poisoned") = Arc::default();
+        }
+        result.map(Some)
     }
 
     /// STS calls made so far (AssumeRole, including refreshes).
@@ -46,14 +92,14 @@ impl RoleAssumer {
     /// A refreshing session of an explicitly named role (the Organizations reader role, a hop
     /// of a role chain), not cached.
     pub async fn session_for_arn(&self, role_arn: &str) -> Result<SharedCredentialsProvider> {
-        let account_id = role_arn.split(':').nth(4).unwrap_or_default().to_owned();
-        let session = AssumedRole::start(
-            self.factory.sts(None, &self.stats),
-            account_id,
-            role_arn.to_owned(),
-            &self.config,
-        )
-        .await?;
+        let params = RoleParams {
+            account_id: account_of_arn(role_arn),
+            role_arn: role_arn.to_owned(),
+            session_name: self.config.roles.session_name.clone(),
+            external_id: self.config.roles.external_id.clone(),
+            duration_seconds: self.config.roles.duration_seconds,
+        };
+        let session = AssumedRole::start(self.factory.sts(None, &self.stats), params).await?;
         Ok(SharedCredentialsProvider::new(session))
     }
 
@@ -68,14 +114,21 @@ impl RoleAssumer {
         };
         let result = cell
             .get_or_init(|| async {
-                let session = AssumedRole::start(
-                    self.factory.sts(None, &self.stats),
-                    account_id.to_owned(),
-                    self.config.role_arn(account_id),
-                    &self.config,
-                )
-                .await
-                .map_err(Arc::new)?;
+                let via = self.via_session().await?;
+                let mut duration_seconds = self.config.roles.duration_seconds;
+                if via.is_some() {
+                    duration_seconds = duration_seconds.min(CHAINED_SESSION_MAX_SECONDS);
+                }
+                let params = RoleParams {
+                    account_id: account_id.to_owned(),
+                    role_arn: self.config.role_arn(account_id),
+                    session_name: self.config.roles.session_name.clone(),
+                    external_id: self.config.roles.external_id.clone(),
+                    duration_seconds,
+                };
+                let session = AssumedRole::start(self.factory.sts(via, &self.stats), params)
+                    .await
+                    .map_err(Arc::new)?;
                 Ok(SharedCredentialsProvider::new(session))
             })
             .await
@@ -113,19 +166,7 @@ struct AssumedRole {
 }
 
 impl AssumedRole {
-    async fn start(
-        sts: aws_sdk_sts::Client,
-        account_id: String,
-        role_arn: String,
-        config: &Config,
-    ) -> Result<Self> {
-        let params = RoleParams {
-            account_id,
-            role_arn,
-            session_name: config.roles.session_name.clone(),
-            external_id: config.roles.external_id.clone(),
-            duration_seconds: config.roles.duration_seconds,
-        };
+    async fn start(sts: aws_sdk_sts::Client, params: RoleParams) -> Result<Self> {
         let creds = assume(&sts, &params).await?;
         Ok(AssumedRole {
             sts,

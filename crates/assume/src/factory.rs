@@ -1,22 +1,39 @@
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_smithy_runtime::client::defaults::default_http_client_plugin_v2;
 use aws_smithy_runtime::client::retries::{RetryPartition, TokenBucket};
+use aws_smithy_runtime_api::client::behavior_version::BehaviorVersion as RuntimeBehaviorVersion;
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponentsBuilder;
+use aws_smithy_runtime_api::client::runtime_plugin::RuntimePlugin;
 use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
 use patchlake_config::AwsConfig;
 
+use crate::pacer::{PacedHttpClient, Pacer};
 use crate::stats::{CallStats, StatsInterceptor};
+
+/// One pacer per (account, region), created on first use.
+type PacersByTarget = HashMap<(String, String), Arc<Pacer>>;
 
 /// Builds every AWS client of the pipeline from one base configuration: the starting
 /// identity, the home region, retry and timeout policy and, for tests and the simulator, an
 /// endpoint override. No other crate constructs an SDK client.
+///
+/// Clones share the per account-region [`Pacer`]s and the run-wide [`CallStats`].
 #[derive(Clone, Debug)]
 pub struct ClientFactory {
     base: SdkConfig,
+    /// The HTTP client (and so the connection pool) SSM clients share, under their pacers.
+    http: Option<SharedHttpClient>,
+    pacers: Arc<Mutex<PacersByTarget>>,
+    max_calls_per_second: u32,
+    run_stats: Arc<CallStats>,
 }
 
 impl ClientFactory {
@@ -46,9 +63,46 @@ impl ClientFactory {
         if let Some(c) = credentials {
             loader = loader.credentials_provider(c);
         }
+        let http = default_http_client_plugin_v2(RuntimeBehaviorVersion::latest()).and_then(|p| {
+            p.runtime_components(&RuntimeComponentsBuilder::new("patchlake"))
+                .http_client()
+        });
+        if http.is_none() {
+            tracing::warn!("no default HTTP client: SSM calls are not paced");
+        }
         ClientFactory {
             base: loader.load().await,
+            http,
+            pacers: Arc::default(),
+            max_calls_per_second: 0,
+            run_stats: CallStats::new(),
         }
+    }
+
+    /// Caps SSM calls per account-region at `n` per second (`collect.max_calls_per_second`;
+    /// 0: no cap, the pace is learned from throttling).
+    pub fn with_max_calls_per_second(mut self, n: u32) -> Self {
+        self.max_calls_per_second = n;
+        self
+    }
+
+    /// Calls, retries and throttles of every client this factory (or a clone) built.
+    pub fn run_stats(&self) -> &Arc<CallStats> {
+        &self.run_stats
+    }
+
+    /// The pacer of SSM calls in `account_id`/`region`, shared by every client built for it.
+    pub fn pacer(&self, account_id: &str, region: &str) -> Arc<Pacer> {
+        let mut pacers = self.pacers.lock().unwrap_or_else(|e| e.into_inner());
+        pacers
+            .entry((account_id.to_owned(), region.to_owned()))
+            .or_insert_with(|| Arc::new(Pacer::new(self.max_calls_per_second)))
+            .clone()
+    }
+
+    /// The base configuration every client starts from (identity, region, retry, timeouts).
+    pub(crate) fn base(&self) -> &SdkConfig {
+        &self.base
     }
 
     /// The region STS and Organizations are called in.
@@ -66,7 +120,8 @@ impl ClientFactory {
         stats: &Arc<CallStats>,
     ) -> aws_sdk_sts::Client {
         let mut b = aws_sdk_sts::config::Builder::from(&self.base)
-            .interceptor(StatsInterceptor(stats.clone()));
+            .interceptor(StatsInterceptor(stats.clone()))
+            .interceptor(StatsInterceptor(self.run_stats.clone()));
         if let Some(c) = identity {
             b = b.credentials_provider(c);
         }
@@ -75,11 +130,12 @@ impl ClientFactory {
 
     /// An SSM client for `region` acting as `identity`, within `account_id`.
     ///
-    /// SSM throttles per account and region, so that is the unit of rate policy: each
-    /// account-region gets its own retry partition, with the SDK's adaptive client-side
-    /// rate limiter (backs off on throttling, grows back when calls succeed) and no shared
-    /// retry quota — with a process-wide quota, throttling in a few account-regions would
-    /// exhaust retries for all of them. Attempts stay bounded by `aws.max_attempts`.
+    /// SSM throttles per account and region, so that is the unit of rate policy: every
+    /// attempt (retries included) waits on the account-region's [`Pacer`], which learns the
+    /// rate SSM allows from throttling; retries are the SDK's standard ones (bounded by
+    /// `aws.max_attempts`, exponential backoff) in a retry partition of the account-region
+    /// with no shared retry quota — with a process-wide quota, throttling in a few
+    /// account-regions would exhaust retries for all of them.
     pub fn ssm(
         &self,
         account_id: &str,
@@ -95,9 +151,9 @@ impl ClientFactory {
         let partition = RetryPartition::custom(format!("ssm-{account_id}-{region}"))
             .token_bucket(TokenBucket::unlimited())
             .build();
-        let conf = aws_sdk_ssm::config::Builder::from(&self.base)
+        let mut b = aws_sdk_ssm::config::Builder::from(&self.base)
             .retry_config(
-                RetryConfig::adaptive()
+                RetryConfig::standard()
                     .with_max_attempts(retry.max_attempts())
                     .with_initial_backoff(retry.initial_backoff())
                     .with_max_backoff(retry.max_backoff()),
@@ -106,8 +162,28 @@ impl ClientFactory {
             .region(Region::new(region.to_owned()))
             .credentials_provider(identity)
             .interceptor(StatsInterceptor(stats.clone()))
+            .interceptor(StatsInterceptor(self.run_stats.clone()));
+        if let Some(inner) = &self.http {
+            b = b.http_client(PacedHttpClient {
+                inner: inner.clone(),
+                pacer: self.pacer(account_id, region),
+            });
+        }
+        aws_sdk_ssm::Client::from_conf(b.build())
+    }
+
+    /// An Account Management client (ListRegions) acting as `identity`, a member-account
+    /// session. The API is global; it is called in the home region.
+    pub fn account(
+        &self,
+        identity: SharedCredentialsProvider,
+        stats: &Arc<CallStats>,
+    ) -> aws_sdk_account::Client {
+        let conf = aws_sdk_account::config::Builder::from(&self.base)
+            .credentials_provider(identity)
+            .interceptor(StatsInterceptor(stats.clone()))
             .build();
-        aws_sdk_ssm::Client::from_conf(conf)
+        aws_sdk_account::Client::from_conf(conf)
     }
 
     /// An Organizations client acting as `identity` (the starting identity when `None`).
@@ -117,7 +193,8 @@ impl ClientFactory {
         stats: &Arc<CallStats>,
     ) -> aws_sdk_organizations::Client {
         let mut b = aws_sdk_organizations::config::Builder::from(&self.base)
-            .interceptor(StatsInterceptor(stats.clone()));
+            .interceptor(StatsInterceptor(stats.clone()))
+            .interceptor(StatsInterceptor(self.run_stats.clone()));
         if let Some(c) = identity {
             b = b.credentials_provider(c);
         }

@@ -11,9 +11,12 @@
 mod credentials;
 mod error;
 mod factory;
+mod pacer;
+mod s3;
 mod stats;
 
 pub use credentials::RoleAssumer;
 pub use error::{AwsError, Error, ErrorKind, Result, classify};
 pub use factory::ClientFactory;
+pub use pacer::{Pacer, PacerSnapshot};
 pub use stats::{CallStats, CallStatsSnapshot};

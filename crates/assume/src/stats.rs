@@ -84,21 +84,47 @@ impl Intercept for StatsInterceptor {
         _runtime_components: &RuntimeComponents,
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        if let Some(resp) = context.response() {
-            let status = resp.status().as_u16();
-            let error_type = resp
-                .headers()
-                .get("x-amzn-errortype")
-                .unwrap_or_default()
-                .to_ascii_lowercase();
-            let throttled = status == 429
-                || (status == 400
-                    && (error_type.contains("throttl") || error_type.contains("toomanyrequests")))
-                || (status == 503 && error_type.contains("slowdown"));
-            if throttled {
-                self.0.throttled.fetch_add(1, Ordering::Relaxed);
-            }
+        if let Some(resp) = context.response()
+            && is_throttle(
+                resp.status().as_u16(),
+                resp.headers().get("x-amzn-errortype"),
+            )
+        {
+            self.0.throttled.fetch_add(1, Ordering::Relaxed);
         }
         Ok(())
+    }
+}
+
+/// Whether an HTTP response is a throttling answer: 429, a 400 whose `x-amzn-errortype` names
+/// throttling (SSM's `ThrottlingException`, `TooManyRequestsException`), or S3's 503 SlowDown.
+pub(crate) fn is_throttle(status: u16, error_type: Option<&str>) -> bool {
+    let error_type = error_type.unwrap_or_default().to_ascii_lowercase();
+    status == 429
+        || (status == 400
+            && (error_type.contains("throttl") || error_type.contains("toomanyrequests")))
+        || (status == 503 && error_type.contains("slowdown"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_throttle;
+
+    #[test]
+    fn throttling_answers_are_recognised() {
+        assert!(is_throttle(400, Some("ThrottlingException")));
+        assert!(is_throttle(
+            400,
+            Some(
+                "ThrottlingException:http://internal.amazon.com/coral/com.amazon.coral.availability/"
+            )
+        ));
+        assert!(is_throttle(400, Some("TooManyRequestsException")));
+        assert!(is_throttle(429, None));
+        assert!(is_throttle(503, Some("SlowDown")));
+        assert!(!is_throttle(400, Some("ValidationException")));
+        assert!(!is_throttle(400, None));
+        assert!(!is_throttle(500, Some("InternalServerError")));
+        assert!(!is_throttle(200, None));
     }
 }

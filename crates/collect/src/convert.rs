@@ -10,8 +10,8 @@ use aws_sdk_ssm::types::{
 use aws_smithy_types::DateTime as SdkTime;
 use patchlake_model::os::operating_system_for;
 use patchlake_model::{
-    ApprovalRule, Baseline, Instance, InstancePatch, MaintenanceWindow, PatchFilter,
-    PatchGroupRegistration, PatchState, Timestamp,
+    ApprovalRule, Baseline, Instance, InstancePatch, InventoryApplication, MaintenanceWindow,
+    PatchFilter, PatchGroupRegistration, PatchState, Timestamp,
 };
 
 use crate::Target;
@@ -72,6 +72,25 @@ pub(crate) fn instance(target: &Target, i: &InstanceInformation) -> Option<Insta
         ip_address: s(i.ip_address()),
         patch_group: None,
         tags: BTreeMap::new(),
+    })
+}
+
+/// One `AWS:Application` inventory entry (a GetInventory content row) as a lake row.
+pub(crate) fn inventory_application(
+    target: &Target,
+    instance_id: &str,
+    entry: &std::collections::HashMap<String, String>,
+) -> Option<InventoryApplication> {
+    let get = |k: &str| s(entry.get(k).map(String::as_str));
+    Some(InventoryApplication {
+        account_id: target.account_id.clone(),
+        region: target.region.clone(),
+        instance_id: instance_id.to_owned(),
+        name: get("Name")?,
+        version: get("Version"),
+        publisher: get("Publisher"),
+        architecture: get("Architecture"),
+        install_time: get("InstalledTime"),
     })
 }
 

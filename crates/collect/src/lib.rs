@@ -17,8 +17,8 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 use futures::{Stream, StreamExt};
 use patchlake_assume::{ClientFactory, RoleAssumer};
-use patchlake_config::Config;
-use patchlake_model::{InstancePatch, PatchState, TaskOutput};
+use patchlake_config::{Config, RegionSource};
+use patchlake_model::{Coverage, CoverageStatus, InstancePatch, PatchState, TaskOutput};
 
 /// What the previous committed run holds for one account-region: the basis of incremental
 /// collection.
@@ -64,6 +64,42 @@ pub fn targets(accounts: &[String], regions: &[String]) -> Vec<Target> {
         .collect()
 }
 
+/// The account-regions of a run: what to collect, and the coverage rows of what will not be
+/// collected (regions the account has not enabled, accounts whose regions could not be
+/// listed).
+#[derive(Debug, Default)]
+pub struct TargetPlan {
+    pub targets: Vec<Target>,
+    /// Finished outputs with only a `skipped` or `failed` coverage row, to stage as they are.
+    pub not_collected: Vec<TaskOutput>,
+    /// Distinct regions of `targets`.
+    pub regions: Vec<String>,
+}
+
+fn coverage_only(
+    account_id: &str,
+    region: &str,
+    status: CoverageStatus,
+    code: String,
+    message: String,
+    api_calls: u64,
+) -> TaskOutput {
+    let now = chrono::Utc::now();
+    TaskOutput::empty(Coverage {
+        account_id: account_id.to_owned(),
+        region: region.to_owned(),
+        status,
+        error_code: Some(code),
+        error_message: Some(message),
+        api_calls: api_calls as i64,
+        throttled_calls: 0,
+        retries: 0,
+        started_at: now,
+        finished_at: now,
+        instances: 0,
+    })
+}
+
 /// Collects patch compliance data with the real SSM client.
 #[derive(Clone)]
 pub struct Collector {
@@ -101,6 +137,99 @@ impl Collector {
         let mut c = Self::new(factory, config);
         Arc::get_mut(&mut c.inner).expect("fresh collector").prior = Some(prior);
         c
+    }
+
+    /// The account-regions to collect for `accounts`. `regions.source = "static"`:
+    /// `regions.names` minus `regions.exclude` in every account. `"enabled"`: each account's
+    /// enabled regions (account:ListRegions with its own session, `collect.concurrency`
+    /// accounts at a time), within `regions.names` when set; regions it has not enabled get a
+    /// `skipped` row. When the regions of an account cannot be listed, `regions.names` is
+    /// used if set, else the account gets one `failed` row in the home region.
+    pub async fn plan(&self, accounts: &[String]) -> TargetPlan {
+        let config = &self.inner.config;
+        let mut plan = TargetPlan::default();
+        match config.regions.source {
+            RegionSource::Static => {
+                let regions: Vec<String> = config
+                    .regions
+                    .names
+                    .iter()
+                    .filter(|r| !config.regions.exclude.contains(r))
+                    .cloned()
+                    .collect();
+                plan.targets = targets(accounts, &regions);
+            }
+            RegionSource::Enabled => {
+                let listed: Vec<_> = futures::stream::iter(accounts)
+                    .map(|account_id| async move {
+                        let r = patchlake_discover::enabled_regions(
+                            &self.inner.factory,
+                            &self.inner.assumer,
+                            config,
+                            account_id,
+                        )
+                        .await;
+                        (account_id, r)
+                    })
+                    .buffered(config.collect.concurrency.max(1))
+                    .collect()
+                    .await;
+                let fallback: Vec<String> = config
+                    .regions
+                    .names
+                    .iter()
+                    .filter(|r| !config.regions.exclude.contains(r))
+                    .cloned()
+                    .collect();
+                for (account_id, r) in listed {
+                    match r {
+                        Ok(regions) => {
+                            plan.targets.extend(
+                                regions
+                                    .collect
+                                    .iter()
+                                    .map(|region| Target::new(account_id.clone(), region.clone())),
+                            );
+                            for s in regions.skipped {
+                                plan.not_collected.push(coverage_only(
+                                    account_id,
+                                    &s.region,
+                                    CoverageStatus::Skipped,
+                                    s.error_code,
+                                    s.message,
+                                    0,
+                                ));
+                            }
+                        }
+                        Err(e) if !fallback.is_empty() => {
+                            tracing::warn!(account_id = %account_id,
+                                "{e}; collecting regions.names instead");
+                            plan.targets.extend(
+                                fallback
+                                    .iter()
+                                    .map(|region| Target::new(account_id.clone(), region.clone())),
+                            );
+                        }
+                        Err(e) => {
+                            tracing::warn!(account_id = %account_id, "{e}");
+                            plan.not_collected.push(coverage_only(
+                                account_id,
+                                self.inner.factory.home_region(),
+                                CoverageStatus::Failed,
+                                e.code(),
+                                e.to_string(),
+                                0,
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        let mut regions: Vec<String> = plan.targets.iter().map(|t| t.region.clone()).collect();
+        regions.sort();
+        regions.dedup();
+        plan.regions = regions;
+        plan
     }
 
     /// The role assumer, whose session cache is shared by every target of an account.

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_ssm::Client;
-use aws_sdk_ssm::types::{PatchOrchestratorFilter, ResourceTypeForTagging};
+use aws_sdk_ssm::types::{PatchOrchestratorFilter, ResourceTypeForTagging, ResultAttribute};
 use chrono::Utc;
 use futures::{StreamExt, TryStreamExt};
 use patchlake_assume::{AwsError, CallStats, ClientFactory, ErrorKind, RoleAssumer, classify};
@@ -62,12 +62,19 @@ pub(crate) async fn collect_target(
         tracing::info_span!("collect", account_id = %target.account_id, region = %target.region);
     let _guard = span.enter();
 
+    let mut skipped = None;
     let result = match assumer.credentials_for(&target.account_id).await {
         Err(e) => Err((e.code().to_owned(), e.to_string())),
         Ok(identity) => {
-            let ssm = factory.ssm(&target.account_id, &target.region, identity, &stats);
+            let ssm = factory.ssm(&target.account_id, &target.region, identity.clone(), &stats);
             let mut problems = Problems::default();
             match collect_with(&ssm, config, target, prior, &mut out, &mut problems).await {
+                Err(e) if e.code == "UnrecognizedClientException" && out.instances.is_empty() => {
+                    // SSM does not know the session in a region the account has not enabled;
+                    // ask the account which it is before calling it a failure.
+                    skipped = disabled_region(factory, identity, &stats, target).await;
+                    Err((e.code.clone(), describe(target, &e)))
+                }
                 Err(e) => Err((e.code.clone(), describe(target, &e))),
                 Ok(()) => Ok(problems),
             }
@@ -83,6 +90,11 @@ pub(crate) async fn collect_target(
     c.finished_at = Utc::now();
     c.instances = out.instances.len() as i64;
     match result {
+        Err(_) if skipped.is_some() => {
+            c.status = CoverageStatus::Skipped;
+            c.error_code = Some(patchlake_discover::REGION_DISABLED.to_owned());
+            c.error_message = skipped;
+        }
         Err((code, message)) => {
             c.status = CoverageStatus::Failed;
             c.error_code = Some(code);
@@ -104,6 +116,33 @@ pub(crate) async fn collect_target(
         status = c.status.as_str(), instances = c.instances, api_calls = c.api_calls,
         throttled = c.throttled_calls, "target collected");
     out
+}
+
+/// `Some(message)` when account:ListRegions confirms that the target's region is not enabled
+/// in the account (or not offered to it at all); `None` when it is enabled or cannot be told.
+async fn disabled_region(
+    factory: &ClientFactory,
+    identity: aws_credential_types::provider::SharedCredentialsProvider,
+    stats: &std::sync::Arc<CallStats>,
+    target: &Target,
+) -> Option<String> {
+    match patchlake_discover::region_status(factory, identity, stats, &target.region).await {
+        Ok(Some(status)) if patchlake_discover::status_is_enabled(&status) => None,
+        Ok(Some(status)) => Some(patchlake_discover::disabled_message(
+            &target.account_id,
+            &target.region,
+            &status,
+        )),
+        Ok(None) => Some(format!(
+            "region {} is not offered to account {} (not listed by account:ListRegions): not collected",
+            target.region, target.account_id
+        )),
+        Err(e) => {
+            tracing::info!(account_id = %target.account_id, region = %target.region,
+                "cannot tell whether the region is enabled: {e}");
+            None
+        }
+    }
 }
 
 fn describe(target: &Target, e: &AwsError) -> String {
@@ -189,6 +228,35 @@ async fn collect_with(
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
+    // Tags: one ListTagsForResource per instance without a patch state, or GetInventory
+    // AWS:Tag for 50 instances per call, whichever takes fewer calls. Instances the tag
+    // inventory does not cover still get ListTagsForResource.
+    let mut tags_of = BTreeMap::new();
+    let mut untagged = untagged;
+    let inventory_calls = out.instances.len().div_ceil(PAGE_SIZE as usize);
+    if inventory_calls < untagged.len() {
+        match inventory(ssm, "AWS:Tag").await {
+            Ok(entities) => {
+                for (id, content) in entities {
+                    let tags: Tags = content
+                        .iter()
+                        .filter_map(|e| Some((e.get("Key")?.clone(), e.get("Value")?.clone())))
+                        .collect();
+                    if let Some(g) = convert::patch_group_from_tags(&tags)
+                        && !group_of.contains_key(id.as_str())
+                    {
+                        groups.insert(id.clone(), g.to_owned());
+                    }
+                    tags_of.insert(id, tags);
+                }
+                untagged.retain(|id| !tags_of.contains_key(id));
+            }
+            Err(e) => {
+                tracing::info!(account_id = %target.account_id, region = %target.region,
+                    "tag inventory unavailable, listing tags per instance: {e}");
+            }
+        }
+    }
     let tag_results: Vec<(String, Result<Tags, AwsError>)> = futures::stream::iter(untagged)
         .map(|id| async move {
             let r = ssm
@@ -209,7 +277,6 @@ async fn collect_with(
         .buffer_unordered(conc)
         .collect()
         .await;
-    let mut tags_of = BTreeMap::new();
     for (id, r) in tag_results {
         match r {
             Ok(tags) => {
@@ -336,7 +403,58 @@ async fn collect_with(
         Ok(w) => out.maintenance_windows = w,
         Err(e) => problems.record(target, e),
     }
+
+    // Installed applications: GetInventory returns 50 instances with all their entries per
+    // call, where ListInventoryEntries takes one call per instance (and more for long lists).
+    if config.collect.inventory_applications && !out.instances.is_empty() {
+        match inventory(ssm, "AWS:Application").await {
+            Ok(entities) => {
+                for (id, content) in entities {
+                    out.inventory_applications.extend(
+                        content
+                            .iter()
+                            .filter_map(|e| convert::inventory_application(target, &id, e)),
+                    );
+                }
+            }
+            Err(e) => problems.record(target, e),
+        }
+    }
     Ok(())
+}
+
+type InventoryContent = Vec<std::collections::HashMap<String, String>>;
+
+/// Every entity's content of one inventory type, through GetInventory at 50 entities a page.
+async fn inventory(
+    ssm: &Client,
+    type_name: &str,
+) -> Result<Vec<(String, InventoryContent)>, AwsError> {
+    let mut out = Vec::new();
+    let mut pages = ssm
+        .get_inventory()
+        .result_attributes(
+            ResultAttribute::builder()
+                .type_name(type_name)
+                .build()
+                .expect("type_name is set"),
+        )
+        .max_results(PAGE_SIZE)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| classify("ssm:GetInventory", &e))?;
+        for entity in page.entities() {
+            let Some(id) = entity.id() else { continue };
+            let content = entity
+                .data()
+                .and_then(|d| d.get(type_name))
+                .map(|item| item.content().to_vec())
+                .unwrap_or_default();
+            out.push((id.to_owned(), content));
+        }
+    }
+    Ok(out)
 }
 
 /// Whether a patch state reports the same scan as `old`: same snapshot, same operation end,

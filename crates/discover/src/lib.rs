@@ -1,9 +1,18 @@
-//! Discovery: which accounts a run covers.
+//! Discovery: which accounts and regions a run covers.
 //!
 //! Accounts come from the static list in the configuration, or from AWS Organizations
-//! (ListAccounts through the starting identity or a management/delegated-admin role), minus
-//! suspended and excluded accounts. Regions come from the configuration. This crate decides
-//! *what* to collect and never calls SSM.
+//! (ListAccounts through the starting identity, a management/delegated-admin role, or the
+//! first hop of a role chain), minus suspended and excluded accounts. Regions come from the
+//! configuration, or with `regions.source = "enabled"` from each account's own view
+//! (Account Management ListRegions, see [`enabled_regions`]). This crate decides *what* to
+//! collect and never calls SSM.
+
+mod regions;
+
+pub use regions::{
+    AccountRegions, REGION_DISABLED, RegionsError, SkippedRegion, disabled_message,
+    enabled_regions, list_region_statuses, plan_regions, region_status, status_is_enabled,
+};
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -25,6 +34,12 @@ pub enum Error {
         role_arn: String,
         #[source]
         source: patchlake_assume::Error,
+    },
+    #[error("roles.chain_via_role_arn {role_arn}: {source}")]
+    ChainRole {
+        role_arn: String,
+        #[source]
+        source: Arc<patchlake_assume::Error>,
     },
     #[error("no account to collect: {0}")]
     Empty(String),
@@ -93,9 +108,20 @@ type Listed = (Vec<Account>, Vec<(String, String)>);
 
 async fn list_organization_accounts(factory: &ClientFactory, config: &Config) -> Result<Listed> {
     let stats = CallStats::new();
-    let identity = match &config.accounts.organizations_role_arn {
-        None => None,
-        Some(arn) => Some(assume_org_role(factory, config, arn).await?),
+    let identity = match (
+        &config.accounts.organizations_role_arn,
+        &config.roles.chain_via_role_arn,
+    ) {
+        (Some(arn), _) => Some(assume_org_role(factory, config, arn).await?),
+        // hub → org reader → member: the chain's middle role reads the organization.
+        (None, Some(via)) => RoleAssumer::new(factory.clone(), Arc::new(config.clone()))
+            .via_session()
+            .await
+            .map_err(|e| Error::ChainRole {
+                role_arn: via.clone(),
+                source: e,
+            })?,
+        (None, None) => None,
     };
     let org = factory.organizations(identity, &stats);
     let accounts = &config.accounts;

@@ -36,8 +36,9 @@ pub mod fleet;
 mod keys;
 pub mod server;
 pub mod truth;
+pub mod truth_inventory;
 
 pub use error::{Error, Result};
-pub use fleet::{Fleet, FleetSpec, PatchRecord, demo_spec};
+pub use fleet::{ExtraRole, Fleet, FleetSpec, PatchRecord, RegionOptStatus, demo_spec};
 pub use server::{Faults, SimHandle, SimOptions, SimServer, Stats, Throttle};
 pub use truth::{Agg, Truth, TruthOptions};

@@ -63,9 +63,15 @@ pub(super) fn generate(spec: &FleetSpec) -> Fleet {
     let seed_key = Key::new(spec.seed);
     let (organization, accounts) = organization(spec, seed_key);
     let mut account_regions = Vec::with_capacity(accounts.len() * spec.regions.len());
-    for account in &accounts {
+    for (a, account) in accounts.iter().enumerate() {
         for region in &spec.regions {
-            account_regions.push(account_region(spec, seed_key, account, region));
+            // A region the account has not enabled holds nothing.
+            let instances = if Fleet::region_status_at(spec, a, region).is_enabled() {
+                spec.instances_per_region
+            } else {
+                0
+            };
+            account_regions.push(account_region(spec, seed_key, account, region, instances));
         }
     }
     Fleet {
@@ -181,6 +187,7 @@ fn account_region(
     seed_key: Key,
     account: &Account,
     region: &str,
+    instance_count: usize,
 ) -> AccountRegion {
     let ar_key = seed_key.str("account-region").str(&account.id).str(region);
     let mut rng = ar_key.rng();
@@ -251,14 +258,14 @@ fn account_region(
         default_baselines,
         registrations,
         maintenance_windows,
-        instances: Vec::with_capacity(spec.instances_per_region),
+        instances: Vec::with_capacity(instance_count),
         by_instance_id: BTreeMap::new(),
     };
 
     let today = anchor.date_naive();
     let mut approvals: BTreeMap<(usize, Platform), Vec<(u32, ComplianceLevel)>> = BTreeMap::new();
     let region_octet = spec.regions.iter().position(|r| r == region).unwrap_or(0) as u32;
-    for index in 0..spec.instances_per_region as u32 {
+    for index in 0..instance_count as u32 {
         let mut instance = instance(spec, seed_key, &ar, index, region_octet);
         let mut retry = 0u64;
         while ar.by_instance_id.contains_key(&instance.instance_id) {

@@ -41,7 +41,88 @@ pub struct FleetSpec {
     pub external_id: Option<String>,
     /// Indices of accounts that are SUSPENDED in the organization (AssumeRole into them fails).
     pub suspended_accounts: Vec<usize>,
+    /// Regions of `regions` that are opt-in: not enabled in an account unless `region_opt_in`
+    /// says so. A region that is not enabled holds no instances, SSM refuses its calls
+    /// (UnrecognizedClientException, as AWS does) and ListRegions reports its status.
+    pub opt_in_regions: Vec<String>,
+    /// Opt-in status per (account index, opt-in region); unlisted pairs are `Disabled`.
+    pub region_opt_in: Vec<(usize, String, RegionOptStatus)>,
+    /// Roles besides the member role that AssumeRole accepts, e.g. the first hop of a role
+    /// chain (hub → this role → member role).
+    pub extra_roles: Vec<ExtraRole>,
+    /// When set, the member role (`role_name`) trusts only this principal: AssumeRole into
+    /// it must be called by a session of this role ARN, else AccessDenied.
+    pub member_role_trusted_principal: Option<String>,
 }
+
+/// A role AssumeRole accepts besides the member role, with the ExternalId it requires.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExtraRole {
+    /// `arn:aws:iam::<account>:role/<name>`.
+    pub role_arn: String,
+    pub external_id: Option<String>,
+}
+
+/// An account's opt-in status of a region, as the Account Management API reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub enum RegionOptStatus {
+    Enabled,
+    Enabling,
+    Disabling,
+    Disabled,
+    EnabledByDefault,
+}
+
+impl RegionOptStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RegionOptStatus::Enabled => "ENABLED",
+            RegionOptStatus::Enabling => "ENABLING",
+            RegionOptStatus::Disabling => "DISABLING",
+            RegionOptStatus::Disabled => "DISABLED",
+            RegionOptStatus::EnabledByDefault => "ENABLED_BY_DEFAULT",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RegionOptStatus> {
+        [
+            RegionOptStatus::Enabled,
+            RegionOptStatus::Enabling,
+            RegionOptStatus::Disabling,
+            RegionOptStatus::Disabled,
+            RegionOptStatus::EnabledByDefault,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == s)
+    }
+
+    /// Whether SSM answers in the region: enabled, by default or by opting in.
+    pub fn is_enabled(self) -> bool {
+        matches!(
+            self,
+            RegionOptStatus::Enabled | RegionOptStatus::EnabledByDefault
+        )
+    }
+}
+
+/// Opt-in regions AWS has; ListRegions reports those outside the spec as `DISABLED`.
+pub const KNOWN_OPT_IN_REGIONS: [&str; 15] = [
+    "af-south-1",
+    "ap-east-1",
+    "ap-south-2",
+    "ap-southeast-3",
+    "ap-southeast-4",
+    "ap-southeast-5",
+    "ap-southeast-7",
+    "ca-west-1",
+    "eu-central-2",
+    "eu-south-1",
+    "eu-south-2",
+    "il-central-1",
+    "me-central-1",
+    "me-south-1",
+    "mx-central-1",
+];
 
 impl Default for FleetSpec {
     fn default() -> Self {
@@ -54,6 +135,10 @@ impl Default for FleetSpec {
             role_name: "PatchlakeReadOnly".to_string(),
             external_id: Some("patchlake-demo".to_string()),
             suspended_accounts: Vec::new(),
+            opt_in_regions: Vec::new(),
+            region_opt_in: Vec::new(),
+            extra_roles: Vec::new(),
+            member_role_trusted_principal: None,
         }
     }
 }
@@ -83,6 +168,21 @@ impl FleetSpec {
         }
         if self.role_name.is_empty() {
             return invalid("role_name must not be empty".into());
+        }
+        for r in &self.opt_in_regions {
+            if !self.regions.contains(r) {
+                return invalid(format!("opt-in region {r} is not in regions"));
+            }
+        }
+        for (account, region, _) in &self.region_opt_in {
+            if *account >= self.accounts {
+                return invalid(format!("region_opt_in names account index {account}"));
+            }
+            if !self.opt_in_regions.contains(region) {
+                return invalid(format!(
+                    "region_opt_in names {region}, which is not in opt_in_regions"
+                ));
+            }
         }
         Ok(())
     }
@@ -429,6 +529,53 @@ impl Fleet {
 
     pub fn regions(&self) -> &[String] {
         &self.spec.regions
+    }
+
+    /// The opt-in status of `region` in the account with index `account`: `EnabledByDefault`
+    /// unless the region is one of the spec's opt-in regions.
+    pub(crate) fn region_status_at(
+        spec: &FleetSpec,
+        account: usize,
+        region: &str,
+    ) -> RegionOptStatus {
+        if !spec.opt_in_regions.iter().any(|r| r == region) {
+            return RegionOptStatus::EnabledByDefault;
+        }
+        spec.region_opt_in
+            .iter()
+            .find(|(a, r, _)| *a == account && r == region)
+            .map_or(RegionOptStatus::Disabled, |(_, _, s)| *s)
+    }
+
+    /// Every region ListRegions reports for the account, with its status: the spec's regions,
+    /// then AWS's other opt-in regions as `DISABLED`. `None` for an unknown account.
+    pub fn account_region_statuses(
+        &self,
+        account_id: &str,
+    ) -> Option<Vec<(String, RegionOptStatus)>> {
+        let a = self.accounts.iter().position(|a| a.id == account_id)?;
+        let mut out: Vec<(String, RegionOptStatus)> = self
+            .spec
+            .regions
+            .iter()
+            .map(|r| (r.clone(), Self::region_status_at(&self.spec, a, r)))
+            .collect();
+        for r in KNOWN_OPT_IN_REGIONS {
+            if !self.spec.regions.iter().any(|x| x == r) {
+                out.push((r.to_string(), RegionOptStatus::Disabled));
+            }
+        }
+        out.sort();
+        Some(out)
+    }
+
+    /// Whether SSM answers for the account in `region` (the region is in the spec and enabled).
+    pub fn region_enabled(&self, account_id: &str, region: &str) -> bool {
+        let Some(a) = self.accounts.iter().position(|a| a.id == account_id) else {
+            return false;
+        };
+        self.spec.regions.iter().any(|r| r == region)
+            && Self::region_status_at(&self.spec, a, region).is_enabled()
     }
 
     pub fn account_regions(&self) -> &[AccountRegion] {

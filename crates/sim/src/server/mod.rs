@@ -2,7 +2,8 @@
 //!
 //! One axum route, `POST /`, dispatches on the protocol: an `X-Amz-Target` of
 //! `AmazonSSM.<Op>` is SSM and `AWSOrganizationsV20161128.<Op>` is Organizations (both
-//! awsJson1_1); a form-encoded body with an `Action` is STS (awsQuery). Point the aws-sdk
+//! awsJson1_1); a form-encoded body with an `Action` is STS (awsQuery). The Account
+//! Management API (REST-JSON) has its own route, `POST /listRegions`. Point the aws-sdk
 //! clients at [`SimHandle::endpoint`] with `endpoint_url`.
 //!
 //! Identity: any credentials may call STS AssumeRole and Organizations (they stand for the
@@ -10,6 +11,7 @@
 //! AssumeRole, and serves the account the session belongs to, in the region of the SigV4
 //! credential scope.
 
+mod account;
 mod auth;
 mod faults;
 mod orgs;
@@ -103,6 +105,7 @@ impl SimServer {
         });
         let app = Router::new()
             .route("/", post(dispatch))
+            .route("/listRegions", post(list_regions))
             .with_state(Arc::clone(&state));
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -220,6 +223,19 @@ async fn dispatch(State(state): State<Arc<AppState>>, headers: HeaderMap, body: 
         }
         None => sts::handle(&state, &headers, &body, &request_id),
     }
+}
+
+async fn list_regions(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let latency = state.faults.latency();
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    let request_id = state.request_ids.next();
+    account::list_regions(&state, &headers, &body, &request_id)
 }
 
 /// Parses an awsJson request body; an empty body is an empty input structure.

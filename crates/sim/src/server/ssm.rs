@@ -16,7 +16,7 @@ use crate::fleet::{
     PatchFilter,
 };
 
-const OPERATIONS: [&str; 13] = [
+const OPERATIONS: [&str; 14] = [
     "DescribeInstanceInformation",
     "DescribeInstancePatchStates",
     "DescribeInstancePatchStatesForPatchGroup",
@@ -30,6 +30,7 @@ const OPERATIONS: [&str; 13] = [
     "DescribeMaintenanceWindows",
     "DescribeMaintenanceWindowTargets",
     "ListInventoryEntries",
+    "GetInventory",
 ];
 
 struct Ctx<'a> {
@@ -54,7 +55,14 @@ fn authenticate<'a>(state: &'a AppState, headers: &HeaderMap) -> Result<Ctx<'a>,
     if session.expires <= Utc::now() {
         return Err(ApiError::expired_token());
     }
-    // A region outside the spec behaves like an opt-in region the account has not enabled.
+    // A region outside the spec, or an opt-in region the account has not enabled, does not
+    // know the caller's credentials (AWS answers UnrecognizedClientException there too).
+    if !state
+        .fleet
+        .region_enabled(&session.account_id, &scope.region)
+    {
+        return Err(ApiError::unrecognized_client());
+    }
     let ar = state
         .fleet
         .account_region(&session.account_id, &scope.region)
@@ -135,6 +143,7 @@ fn run(ctx: &Ctx<'_>, op: &str, body: &[u8]) -> Result<Vec<u8>, ApiError> {
             describe_maintenance_window_targets(ctx, parse_json(body)?)
         }
         "ListInventoryEntries" => list_inventory_entries(ctx, parse_json(body)?),
+        "GetInventory" => get_inventory(ctx, parse_json(body)?),
         _ => Err(ApiError::bad_request(
             "UnknownOperationException",
             format!("Unknown operation {op}"),
@@ -1262,24 +1271,7 @@ fn list_inventory_entries(ctx: &Ctx<'_>, input: InventoryIn) -> Result<Vec<u8>, 
         #[serde(skip_serializing_if = "Option::is_none")]
         next_token: Option<String>,
     }
-    let entries = page
-        .iter()
-        .map(|a| {
-            let mut m = BTreeMap::new();
-            m.insert("Name", a.name.clone());
-            m.insert("Version", a.version.clone());
-            if !a.release.is_empty() {
-                m.insert("Release", a.release.clone());
-            }
-            m.insert("Publisher", a.publisher.clone());
-            if !a.application_type.is_empty() {
-                m.insert("ApplicationType", a.application_type.clone());
-            }
-            m.insert("Architecture", a.architecture.clone());
-            m.insert("InstalledTime", wire::iso(a.installed_time));
-            m
-        })
-        .collect();
+    let entries = page.iter().map(application_entry).collect();
     to_json(&Out {
         type_name,
         instance_id: &instance.instance_id,
@@ -1288,6 +1280,245 @@ fn list_inventory_entries(ctx: &Ctx<'_>, input: InventoryIn) -> Result<Vec<u8>, 
         entries,
         next_token,
     })
+}
+
+// ---------------------------------------------------------------------------------------------
+// GetInventory
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct InventoryFilterIn {
+    key: String,
+    values: Vec<String>,
+    r#type: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct ResultAttributeIn {
+    type_name: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct GetInventoryIn {
+    filters: Vec<InventoryFilterIn>,
+    aggregators: Vec<serde_json::Value>,
+    result_attributes: Vec<ResultAttributeIn>,
+    max_results: Option<i64>,
+    next_token: Option<String>,
+}
+
+/// Inventory types GetInventory can return.
+const INVENTORY_TYPES: [&str; 3] = ["AWS:InstanceInformation", "AWS:Application", "AWS:Tag"];
+
+fn inventory_filter_matches(i: &Instance, f: &InventoryFilterIn) -> Result<bool, ApiError> {
+    let value = match f.key.as_str() {
+        "AWS:InstanceInformation.InstanceId" => i.instance_id.clone(),
+        "AWS:InstanceInformation.PlatformType" => i.platform.platform_type().to_string(),
+        // SSM inventory reports a stopped or terminated EC2 instance's status, else Active.
+        "AWS:InstanceInformation.InstanceStatus" => match i.ping_status {
+            crate::fleet::PingStatus::Inactive => "Terminated",
+            _ => "Active",
+        }
+        .to_string(),
+        other => {
+            return Err(ApiError::bad_request(
+                "InvalidFilterKey",
+                format!("The filter key {other} is not valid for GetInventory in the simulator."),
+            ));
+        }
+    };
+    let any = f.values.contains(&value);
+    match f.r#type.as_deref().unwrap_or("Equal") {
+        "Equal" => Ok(any),
+        "NotEqual" => Ok(!any),
+        "BeginWith" => Ok(f.values.iter().any(|v| value.starts_with(v.as_str()))),
+        other => Err(ApiError::bad_request(
+            "InvalidFilter",
+            format!(
+                "The filter type {other} is not supported by the simulator for {}.",
+                f.key
+            ),
+        )),
+    }
+}
+
+fn get_inventory(ctx: &Ctx<'_>, input: GetInventoryIn) -> Result<Vec<u8>, ApiError> {
+    let max = max_results(input.max_results, 1, 50, 50)?;
+    if !input.aggregators.is_empty() {
+        return Err(ApiError::bad_request(
+            "InvalidAggregatorException",
+            "Aggregators are not supported by the simulator.",
+        ));
+    }
+    if input.filters.len() > 5 {
+        return Err(ApiError::constraint(
+            format!("[{} filters]", input.filters.len()),
+            "filters",
+            "Member must have length less than or equal to 5",
+        ));
+    }
+    for f in &input.filters {
+        if f.values.is_empty() || f.values.len() > 40 {
+            return Err(ApiError::constraint(
+                format!("[{} values]", f.values.len()),
+                "filters.member.values",
+                "Member must have length less than or equal to 40 and greater than or equal to 1",
+            ));
+        }
+    }
+    // AWS takes exactly one result attribute per call.
+    let type_name = match input.result_attributes.as_slice() {
+        [] => "AWS:InstanceInformation",
+        [one] => one.type_name.as_str(),
+        more => {
+            return Err(ApiError::constraint(
+                format!("[{} result attributes]", more.len()),
+                "resultAttributes",
+                "Member must have length less than or equal to 1",
+            ));
+        }
+    };
+    if !INVENTORY_TYPES.contains(&type_name) {
+        return Err(ApiError::bad_request(
+            "InvalidResultAttributeException",
+            format!("The result attribute {type_name} is not valid."),
+        ));
+    }
+    let mut selected: Vec<&Instance> = Vec::new();
+    for i in &ctx.ar.instances {
+        let mut keep = true;
+        for f in &input.filters {
+            keep &= inventory_filter_matches(i, f)?;
+        }
+        if keep {
+            selected.push(i);
+        }
+    }
+    let mut params = type_name.to_string();
+    for f in &input.filters {
+        params.push('|');
+        params.push_str(&f.key);
+        params.push_str(f.r#type.as_deref().unwrap_or("Equal"));
+        params.push_str(&f.values.join("\u{1f}"));
+    }
+    let context = ctx.page_context("GetInventory", &params);
+    let (page, next_token) =
+        ctx.state
+            .pages
+            .page(&context, &selected, input.next_token.as_deref(), max)?;
+    #[derive(Serialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Item {
+        type_name: &'static str,
+        schema_version: &'static str,
+        capture_time: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        content_hash: Option<String>,
+        content: Vec<BTreeMap<&'static str, String>>,
+    }
+    #[derive(Serialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Entity<'a> {
+        id: &'a str,
+        data: BTreeMap<&'static str, Item>,
+    }
+    #[derive(Serialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Out<'a> {
+        entities: Vec<Entity<'a>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        next_token: Option<String>,
+    }
+    let mut entities = Vec::with_capacity(page.len());
+    for i in page {
+        let (type_name, schema_version, content): (&'static str, &'static str, Vec<_>) =
+            match type_name {
+                "AWS:Application" => (
+                    "AWS:Application",
+                    "1.1",
+                    ctx.state
+                        .fleet
+                        .instance_applications(&ctx.ar.account_id, &ctx.ar.region, &i.instance_id)
+                        .unwrap_or_default()
+                        .iter()
+                        .map(application_entry)
+                        .collect(),
+                ),
+                "AWS:Tag" => (
+                    "AWS:Tag",
+                    "1.0",
+                    i.tags()
+                        .into_iter()
+                        .map(|(k, v)| {
+                            BTreeMap::from([
+                                ("Key", k.to_string()),
+                                ("Value", v),
+                                ("ResourceId", i.instance_id.clone()),
+                            ])
+                        })
+                        .collect(),
+                ),
+                _ => (
+                    "AWS:InstanceInformation",
+                    "1.0",
+                    vec![BTreeMap::from([
+                        ("InstanceId", i.instance_id.clone()),
+                        ("AgentType", "amazon-ssm-agent".to_string()),
+                        ("AgentVersion", i.agent_version.to_string()),
+                        ("ComputerName", i.computer_name.clone()),
+                        ("IpAddress", i.ip_address.clone()),
+                        ("PlatformName", i.platform.platform_name().to_string()),
+                        ("PlatformType", i.platform.platform_type().to_string()),
+                        ("PlatformVersion", i.platform.platform_version().to_string()),
+                        ("ResourceType", i.resource_type.as_str().to_string()),
+                        (
+                            "InstanceStatus",
+                            match i.ping_status {
+                                crate::fleet::PingStatus::Inactive => "Terminated",
+                                _ => "Active",
+                            }
+                            .to_string(),
+                        ),
+                    ])],
+                ),
+            };
+        let item = Item {
+            type_name,
+            schema_version,
+            capture_time: wire::iso(i.last_ping),
+            content_hash: Some(format!(
+                "{:016x}",
+                crate::keys::splitmix64(content.len() as u64 ^ u64::from(i.index))
+            )),
+            content,
+        };
+        entities.push(Entity {
+            id: &i.instance_id,
+            data: BTreeMap::from([(type_name, item)]),
+        });
+    }
+    to_json(&Out {
+        entities,
+        next_token,
+    })
+}
+
+fn application_entry(a: &crate::fleet::Application) -> BTreeMap<&'static str, String> {
+    let mut m = BTreeMap::new();
+    m.insert("Name", a.name.clone());
+    m.insert("Version", a.version.clone());
+    if !a.release.is_empty() {
+        m.insert("Release", a.release.clone());
+    }
+    m.insert("Publisher", a.publisher.clone());
+    if !a.application_type.is_empty() {
+        m.insert("ApplicationType", a.application_type.clone());
+    }
+    m.insert("Architecture", a.architecture.clone());
+    m.insert("InstalledTime", wire::iso(a.installed_time));
+    m
 }
 
 #[cfg(test)]

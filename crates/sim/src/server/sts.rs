@@ -30,6 +30,17 @@ impl Caller {
             Caller::Session(s) => s.arn(),
         }
     }
+
+    /// The IAM role ARN behind a role session; `None` for the hub user.
+    fn role_arn(&self) -> Option<String> {
+        match self {
+            Caller::Hub => None,
+            Caller::Session(s) => Some(format!(
+                "arn:aws:iam::{}:role/{}",
+                s.account_id, s.role_name
+            )),
+        }
+    }
 }
 
 fn validation(message: impl Into<String>) -> ApiError {
@@ -201,17 +212,33 @@ fn assume_role<'a>(
             caller.arn(state)
         ))
     };
-    let account = state.fleet.account(account_id).ok_or_else(denied)?;
-    if account.status != AccountStatus::Active
-        || role_name(role_arn) != state.fleet.spec().role_name
-        || state.faults.assume_role_denied(account_id)
-    {
-        return Err(denied());
-    }
-    if let Some(expected) = &state.fleet.spec().external_id
-        && get("ExternalId") != Some(expected.as_str())
-    {
-        return Err(denied());
+    let spec = state.fleet.spec();
+    if let Some(extra) = spec.extra_roles.iter().find(|r| r.role_arn == role_arn) {
+        // A hub-side role (the first hop of a chain): trusts any caller with its ExternalId.
+        if let Some(expected) = &extra.external_id
+            && get("ExternalId") != Some(expected.as_str())
+        {
+            return Err(denied());
+        }
+    } else {
+        let account = state.fleet.account(account_id).ok_or_else(denied)?;
+        if account.status != AccountStatus::Active
+            || role_name(role_arn) != spec.role_name
+            || state.faults.assume_role_denied(account_id)
+        {
+            return Err(denied());
+        }
+        // The member role's trust policy may name one principal: the chain's middle role.
+        if let Some(trusted) = &spec.member_role_trusted_principal
+            && caller.role_arn().as_deref() != Some(trusted.as_str())
+        {
+            return Err(denied());
+        }
+        if let Some(expected) = &spec.external_id
+            && get("ExternalId") != Some(expected.as_str())
+        {
+            return Err(denied());
+        }
     }
 
     let expires = Utc::now() + Duration::seconds(i64::from(duration));

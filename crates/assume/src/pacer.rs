@@ -1,0 +1,538 @@
+//! Rate policy of SSM calls: one [`Pacer`] per account-region, learned from throttling.
+//!
+//! SSM throttles each account and region with a token bucket whose rate nobody publishes. A
+//! pacer spaces the HTTP attempts of its account-region (retries included: it sits in the
+//! HTTP client, under the SDK's retry loop) at a rate it learns:
+//!
+//! - **Unknown ceiling**: no pacing at all until the first throttle (or the configured cap,
+//!   `collect.max_calls_per_second`), so an account-region that is never throttled is never
+//!   slowed.
+//! - **Measure on throttle**: a throttle means the service's bucket is empty. Between two
+//!   throttles at least [`MIN_WINDOW`] apart, the calls that succeeded are what the bucket
+//!   refilled in between, so `ok / elapsed` measures the service's rate. The pace drops to
+//!   [`BACKOFF`] × that estimate; when most attempts of the window did not wait for the pacer,
+//!   idle time may have let the bucket fill up and the estimate is low, so the pace drops by
+//!   [`MAX_CUT`] at most.
+//! - **Oversending**: when most attempts of a window are throttled the bucket is pinned
+//!   empty and `(ok + 1) / elapsed` bounds the service's rate from above; the pace is cut to
+//!   it at once rather than waiting for the window to close.
+//! - **Grow while clean**: while callers are waiting on the pacer (the pace, not the work,
+//!   is the limit) the rate grows by [`SLOW_GROWTH`] per second from 90% of the last estimate
+//!   up, and by [`FAST_GROWTH`] below that or while the ceiling is unknown.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
+    SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use tokio::time::Instant;
+
+use crate::stats::is_throttle;
+
+/// Share of the measured service rate the pace is set to after a throttle.
+pub const BACKOFF: f64 = 0.95;
+/// No single measurement lowers the pace below this share of the current pace.
+pub const MAX_CUT: f64 = 0.85;
+/// Share of the success rate observed before the first throttle that pacing starts at.
+pub const FIRST_CUT: f64 = 0.8;
+/// Shortest time between two throttles that is trusted as a rate measurement.
+pub const MIN_WINDOW: Duration = Duration::from_millis(500);
+/// Growth per second of the pace while clean, within the band around the last estimate.
+pub const SLOW_GROWTH: f64 = 0.03;
+/// Growth per second of the pace while clean, outside that band.
+pub const FAST_GROWTH: f64 = 0.5;
+/// Calls per second the pace never goes below.
+pub const FLOOR: f64 = 0.5;
+/// A caller that waited on the pacer this recently makes the pace the limit (growth applies).
+const LIMITED_FOR: Duration = Duration::from_secs(1);
+
+/// The pace of one account-region's calls (see the module documentation).
+#[derive(Debug)]
+pub struct Pacer {
+    cap: Option<f64>,
+    state: Mutex<State>,
+}
+
+#[derive(Debug)]
+struct State {
+    /// Calls per second; `None` while the ceiling is unknown and no cap is set.
+    rate: Option<f64>,
+    /// Earliest start of the next call.
+    next: Instant,
+    /// Bumped whenever the schedule is reset, so reservations made at an old pace are redone.
+    epoch: u64,
+    started: Option<Instant>,
+    ok_total: u64,
+    window: Option<Window>,
+    last_grow: Instant,
+    limited_at: Option<Instant>,
+    estimate: Option<f64>,
+    throttles: u64,
+}
+
+/// Attempts since the throttle that opened the current measurement.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    start: Instant,
+    ok: u64,
+    sent: u64,
+    /// Attempts that waited for their slot: the pace, not the work, was the limit.
+    paced: u64,
+}
+
+/// A copy of a pacer's state, for logs and tests.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PacerSnapshot {
+    /// Current pace in calls per second; `None` means unpaced.
+    pub rate: Option<f64>,
+    /// The last measured service rate, calls per second.
+    pub estimate: Option<f64>,
+    /// Throttled attempts seen.
+    pub throttles: u64,
+}
+
+impl Pacer {
+    /// A pacer capped at `max_calls_per_second` (0: no cap, unpaced until throttled).
+    pub fn new(max_calls_per_second: u32) -> Self {
+        let cap = (max_calls_per_second > 0).then_some(f64::from(max_calls_per_second));
+        let now = Instant::now();
+        Pacer {
+            cap,
+            state: Mutex::new(State {
+                rate: cap,
+                next: now,
+                epoch: 0,
+                started: None,
+                ok_total: 0,
+                window: None,
+                last_grow: now,
+                limited_at: None,
+                estimate: None,
+                throttles: 0,
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn snapshot(&self) -> PacerSnapshot {
+        let s = self.lock();
+        PacerSnapshot {
+            rate: s.rate,
+            estimate: s.estimate,
+            throttles: s.throttles,
+        }
+    }
+
+    /// Waits for this account-region's next call slot. Call once per HTTP attempt.
+    pub async fn acquire(&self) {
+        loop {
+            let (slot, epoch) = {
+                let mut s = self.lock();
+                let now = Instant::now();
+                s.started.get_or_insert(now);
+                let Some(rate) = s.rate else {
+                    s.sent();
+                    return;
+                };
+                let slot = s.next.max(now);
+                s.next = slot + interval(rate);
+                if slot > now {
+                    s.limited_at = Some(now);
+                    if let Some(w) = &mut s.window {
+                        w.paced += 1;
+                    }
+                } else {
+                    s.sent();
+                    return;
+                }
+                (slot, s.epoch)
+            };
+            tokio::time::sleep_until(slot).await;
+            let mut s = self.lock();
+            if s.epoch == epoch {
+                s.sent();
+                return;
+            }
+            // The pace was cut while waiting: the slot was reserved at the old pace.
+        }
+    }
+
+    /// Records the outcome of an attempt that [`acquire`](Self::acquire) let through.
+    pub fn record(&self, throttled: bool) {
+        let now = Instant::now();
+        let mut s = self.lock();
+        if throttled {
+            s.throttled(now, self.cap);
+        } else {
+            s.ok_total += 1;
+            if let Some(w) = &mut s.window {
+                w.ok += 1;
+            }
+            s.grow(now, self.cap);
+        }
+    }
+}
+
+/// The HTTP client of one account-region's SSM clients: every attempt, retries included,
+/// waits for its [`Pacer`] slot and reports whether it was throttled.
+#[derive(Debug, Clone)]
+pub(crate) struct PacedHttpClient {
+    pub(crate) inner: SharedHttpClient,
+    pub(crate) pacer: Arc<Pacer>,
+}
+
+impl HttpClient for PacedHttpClient {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        SharedHttpConnector::new(PacedConnector {
+            inner: self.inner.http_connector(settings, components),
+            pacer: self.pacer.clone(),
+        })
+    }
+}
+
+#[derive(Debug)]
+struct PacedConnector {
+    inner: SharedHttpConnector,
+    pacer: Arc<Pacer>,
+}
+
+impl HttpConnector for PacedConnector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let (inner, pacer) = (self.inner.clone(), self.pacer.clone());
+        HttpConnectorFuture::new(async move {
+            pacer.acquire().await;
+            let response = inner.call(request).await;
+            if let Ok(r) = &response {
+                pacer.record(is_throttle(
+                    r.status().as_u16(),
+                    r.headers().get("x-amzn-errortype"),
+                ));
+            }
+            response
+        })
+    }
+}
+
+fn interval(rate: f64) -> Duration {
+    Duration::from_secs_f64(1.0 / rate)
+}
+
+fn clamp(rate: f64, cap: Option<f64>) -> f64 {
+    let r = rate.max(FLOOR);
+    cap.map_or(r, |c| r.min(c))
+}
+
+impl State {
+    fn sent(&mut self) {
+        if let Some(w) = &mut self.window {
+            w.sent += 1;
+        }
+    }
+
+    fn grow(&mut self, now: Instant, cap: Option<f64>) {
+        let dt = now.saturating_duration_since(self.last_grow).as_secs_f64();
+        self.last_grow = now;
+        let Some(rate) = self.rate else { return };
+        let limited = self
+            .limited_at
+            .is_some_and(|t| now.saturating_duration_since(t) < LIMITED_FOR);
+        if !limited {
+            return;
+        }
+        // Fast only while the ceiling is unknown or far above the pace; at or above the last
+        // estimate, probing is slow so that it costs few throttles.
+        let growth = match self.estimate {
+            Some(e) if rate >= 0.9 * e => SLOW_GROWTH,
+            _ => FAST_GROWTH,
+        };
+        self.rate = Some(clamp(rate * (1.0 + growth * dt), cap));
+    }
+
+    fn throttled(&mut self, now: Instant, cap: Option<f64>) {
+        self.throttles += 1;
+        let started = *self.started.get_or_insert(now);
+        let (rate, close_window) = match (self.rate, self.window) {
+            (None, _) => {
+                let elapsed = now.duration_since(started).as_secs_f64().max(1e-3);
+                (FIRST_CUT * self.ok_total as f64 / elapsed, true)
+            }
+            (Some(rate), None) => (FIRST_CUT * rate, true),
+            (Some(rate), Some(w)) => {
+                let d = now.duration_since(w.start);
+                let secs = d.as_secs_f64().max(1e-3);
+                let mut r = rate;
+                if w.sent >= 2 * (w.ok + 1) {
+                    r = r.min((w.ok as f64 + 1.0) / secs);
+                }
+                if d >= MIN_WINDOW {
+                    let est = w.ok as f64 / secs;
+                    self.estimate = Some(est);
+                    // Mostly paced: the service's bucket never filled up, the estimate holds.
+                    // Otherwise idle time in the window makes it low; cut gently.
+                    r = if 2 * w.paced >= w.sent {
+                        BACKOFF * est
+                    } else {
+                        (BACKOFF * est).max(MAX_CUT * r)
+                    };
+                    (r, true)
+                } else {
+                    (r, false)
+                }
+            }
+        };
+        if close_window {
+            self.window = Some(Window {
+                start: now,
+                ok: 0,
+                sent: 0,
+                paced: 0,
+            });
+        }
+        let rate = clamp(rate, cap);
+        self.rate = Some(rate);
+        self.epoch += 1;
+        self.next = now + interval(rate);
+        self.last_grow = now;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The simulator's throttle: a token bucket of `rate` per second and `burst` capacity.
+    struct Bucket {
+        rate: f64,
+        burst: f64,
+        tokens: f64,
+        last: Instant,
+    }
+
+    impl Bucket {
+        fn new(rate: f64, burst: f64) -> Self {
+            Bucket {
+                rate,
+                burst,
+                tokens: burst,
+                last: Instant::now(),
+            }
+        }
+
+        fn try_take(&mut self) -> bool {
+            let now = Instant::now();
+            self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate)
+                .min(self.burst);
+            self.last = now;
+            if self.tokens >= 1.0 {
+                self.tokens -= 1.0;
+                true
+            } else {
+                false
+            }
+        }
+    }
+
+    #[derive(Default, Debug)]
+    struct Outcome {
+        ok: u64,
+        throttled: u64,
+    }
+
+    /// `workers` callers, each making attempts one at a time through `pacer` for `secs`
+    /// against a bucket, with `latency` each way and the SDK's 100 ms-base backoff after a
+    /// throttle.
+    async fn drive(
+        pacer: Arc<Pacer>,
+        bucket: Arc<Mutex<Bucket>>,
+        workers: usize,
+        latency: Duration,
+        secs: u64,
+    ) -> Outcome {
+        let end = Instant::now() + Duration::from_secs(secs);
+        let mut handles = Vec::new();
+        for w in 0..workers {
+            let (pacer, bucket) = (pacer.clone(), bucket.clone());
+            handles.push(tokio::spawn(async move {
+                let mut out = Outcome::default();
+                let mut failures = 0u32;
+                while Instant::now() < end {
+                    pacer.acquire().await;
+                    tokio::time::sleep(latency).await;
+                    let ok = bucket.lock().unwrap().try_take();
+                    tokio::time::sleep(latency).await;
+                    pacer.record(!ok);
+                    if ok {
+                        out.ok += 1;
+                        failures = 0;
+                    } else {
+                        out.throttled += 1;
+                        failures += 1;
+                        // Deterministic stand-in for the SDK's jittered exponential backoff.
+                        let ms = (100u64 << failures.min(4)) * (1 + w as u64 % 3) / 4;
+                        tokio::time::sleep(Duration::from_millis(ms)).await;
+                    }
+                }
+                out
+            }));
+        }
+        let mut total = Outcome::default();
+        for h in handles {
+            let o = h.await.unwrap();
+            total.ok += o.ok;
+            total.throttled += o.throttled;
+        }
+        total
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn unthrottled_calls_are_never_paced() {
+        let pacer = Pacer::new(0);
+        let t0 = Instant::now();
+        for _ in 0..1000 {
+            pacer.acquire().await;
+            pacer.record(false);
+        }
+        assert_eq!(Instant::now(), t0, "no call waited");
+        assert_eq!(pacer.snapshot().rate, None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn cap_spaces_calls_evenly() {
+        let pacer = Pacer::new(10);
+        let t0 = Instant::now();
+        for _ in 0..11 {
+            pacer.acquire().await;
+            pacer.record(false);
+        }
+        // 11 calls at 10/s: the first at once, then one every 100 ms.
+        assert_eq!(Instant::now() - t0, Duration::from_secs(1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn cap_is_never_exceeded_by_growth() {
+        let pacer = Pacer::new(10);
+        for _ in 0..200 {
+            pacer.acquire().await;
+            pacer.record(false);
+        }
+        assert_eq!(pacer.snapshot().rate, Some(10.0));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn throttle_between_windows_measures_the_service_rate() {
+        let pacer = Pacer::new(100);
+        // The first throttle opens the window and cuts to FIRST_CUT of the cap.
+        pacer.acquire().await;
+        pacer.record(true);
+        assert_eq!(pacer.snapshot().rate, Some(80.0));
+        let t0 = Instant::now();
+        // 40 attempts back to back, each waiting for its slot at 80/s; 20 succeed.
+        for _ in 0..40 {
+            pacer.acquire().await;
+        }
+        for _ in 0..20 {
+            pacer.record(false);
+        }
+        tokio::time::sleep_until(t0 + Duration::from_millis(500)).await;
+        pacer.record(true);
+        let s = pacer.snapshot();
+        // 20 ok in 0.5 s between two throttles: the service does 40/s.
+        assert_eq!(s.estimate, Some(40.0));
+        assert_eq!(s.rate, Some(BACKOFF * 40.0));
+        assert_eq!(s.throttles, 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_window_with_idle_time_cuts_gently() {
+        let pacer = Pacer::new(100);
+        pacer.acquire().await;
+        pacer.record(true); // 80/s
+        // 40 attempts 25 ms apart, slower than the pace: none waited, the service's bucket
+        // may have filled up, so 40 ok in a second underestimates it.
+        for _ in 0..40 {
+            tokio::time::advance(Duration::from_millis(25)).await;
+            pacer.acquire().await;
+            pacer.record(false);
+        }
+        pacer.record(true);
+        let s = pacer.snapshot();
+        assert_eq!(s.estimate, Some(40.0));
+        assert_eq!(s.rate, Some(MAX_CUT * 80.0));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn oversending_is_cut_to_the_upper_bound_at_once() {
+        let pacer = Pacer::new(1000);
+        pacer.acquire().await;
+        pacer.record(true); // the window opens; pace 800/s
+        let t0 = Instant::now();
+        // 30 attempts go out, 3 succeed; 100 ms after the first throttle, another one.
+        for _ in 0..30 {
+            pacer.acquire().await;
+        }
+        for _ in 0..3 {
+            pacer.record(false);
+        }
+        tokio::time::sleep_until(t0 + Duration::from_millis(100)).await;
+        pacer.record(true);
+        let rate = pacer.snapshot().rate.unwrap();
+        // The bucket stayed empty: at most (3 ok + 1) / 0.1 s = 40/s.
+        assert!((rate - 40.0).abs() < 1e-6, "{rate}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn first_throttle_without_cap_starts_pacing_below_the_observed_rate() {
+        let pacer = Pacer::new(0);
+        for _ in 0..50 {
+            pacer.acquire().await;
+            tokio::time::advance(Duration::from_millis(10)).await;
+            pacer.record(false);
+        }
+        pacer.acquire().await;
+        pacer.record(true);
+        // 50 ok in 0.5 s = 100/s observed; 80% of it.
+        let rate = pacer.snapshot().rate.unwrap();
+        assert!((rate - 80.0).abs() < 1e-6, "{rate}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn sustains_the_ceiling_with_few_throttles() {
+        for (rate, burst, workers) in [(40.0, 20.0, 8), (10.0, 5.0, 4), (200.0, 50.0, 16)] {
+            let pacer = Arc::new(Pacer::new(0));
+            let bucket = Arc::new(Mutex::new(Bucket::new(rate, burst)));
+            let secs = 60;
+            let o = drive(
+                pacer.clone(),
+                bucket,
+                workers,
+                Duration::from_millis(1),
+                secs,
+            )
+            .await;
+            let ceiling = burst + rate * secs as f64;
+            let achieved = o.ok as f64 / ceiling;
+            let waste = o.throttled as f64 / o.ok as f64;
+            assert!(
+                achieved >= 0.93,
+                "rate {rate}: achieved {achieved:.3} of the ceiling ({o:?}, {:?})",
+                pacer.snapshot()
+            );
+            assert!(
+                waste <= 0.03,
+                "rate {rate}: {waste:.3} throttled per success ({o:?}, {:?})",
+                pacer.snapshot()
+            );
+        }
+    }
+}
