@@ -25,6 +25,9 @@ pub struct GcReport {
     pub uncommitted_partitions: Vec<RunId>,
     /// Runs whose `_staging/<run_id>/` goes (abandoned, or committed with staging left over).
     pub staging: Vec<RunId>,
+    /// Runs within the window whose superseded files go: files an older revision of the
+    /// run's record names and the current one does not (left by `lake compact`).
+    pub superseded: Vec<RunId>,
     /// Every key deleted, sorted.
     pub keys: Vec<String>,
     pub bytes: u64,
@@ -55,15 +58,64 @@ impl Lake {
         let mut bytes = 0;
         let mut expired_runs = Vec::new();
         let mut runs_prefixes = Vec::new();
-        for meta in self.storage.list(Table::Runs.name()).await? {
-            if let Some(run) = layout::parse_runs_key(&meta.key).filter(|r| expired(r)) {
+        let mut revised = BTreeSet::new();
+        let runs_listing = self.storage.list(Table::Runs.name()).await?;
+        for meta in &runs_listing {
+            let Some((run, revision)) = layout::parse_runs_record_key(&meta.key) else {
+                continue;
+            };
+            if !expired(&run) {
+                if revision > 0 {
+                    revised.insert(run);
+                }
+                continue;
+            }
+            if revision == 0 {
                 runs_prefixes.push(layout::run_partition(Table::Runs, &run));
                 expired_runs.push(run);
+            }
+        }
+        let committed: BTreeSet<RunId> = expired_runs.iter().cloned().collect();
+        for meta in runs_listing {
+            if layout::parse_runs_record_key(&meta.key).is_some_and(|(r, _)| committed.contains(&r))
+            {
                 bytes += meta.size;
                 keys.push(meta.key);
             }
         }
-        let committed: BTreeSet<RunId> = expired_runs.iter().cloned().collect();
+
+        // Runs within the window that `lake compact` revised: the data files older revisions
+        // name and the current one does not. The records themselves stay (they are small,
+        // and revision 0 is the commit). Files no record names (a compaction in progress, or
+        // crashed) are left alone until the run expires.
+        let mut superseded = Vec::new();
+        let mut superseded_keys = Vec::new();
+        for run in revised {
+            let revisions = self.record_revisions(&run).await?;
+            let Some(((_, current_key), older)) = revisions.split_last() else {
+                continue;
+            };
+            let current = self.read_run_record(current_key, &run).await?;
+            let live: BTreeSet<&str> = current.files.iter().map(|f| f.path.as_str()).collect();
+            let mut dead = BTreeSet::new();
+            for (_, key) in older {
+                let record = self.read_run_record(key, &run).await?;
+                dead.extend(
+                    record
+                        .files
+                        .into_iter()
+                        .map(|f| f.path)
+                        .filter(|p| !live.contains(p.as_str())),
+                );
+            }
+            for key in dead {
+                if let Some(meta) = self.storage.head(&key).await? {
+                    bytes += meta.size;
+                    superseded_keys.push(key);
+                }
+            }
+            superseded.push(run);
+        }
 
         let mut uncommitted = BTreeSet::new();
         let mut partitions = BTreeSet::new();
@@ -105,7 +157,11 @@ impl Lake {
             keys.push(meta.key);
         }
 
+        keys.extend(superseded_keys.iter().cloned());
         if !dry_run {
+            for key in &superseded_keys {
+                self.storage.delete(key).await?;
+            }
             for prefix in runs_prefixes
                 .iter()
                 .chain(&partitions)
@@ -121,6 +177,7 @@ impl Lake {
             expired_runs,
             uncommitted_partitions: uncommitted.into_iter().collect(),
             staging: staging.into_iter().collect(),
+            superseded,
             keys,
             bytes,
         };

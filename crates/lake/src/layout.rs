@@ -40,6 +40,33 @@ pub fn finalize_scratch(run_id: &RunId) -> String {
     format!("{STAGING}/{run_id}/_finalize")
 }
 
+/// The key of revision `revision` of a run's commit record: `runs/dt=../run_id=../part-<rev>.parquet`.
+/// Revision 0 is written by `finalize` (the commit); `lake compact` adds later revisions that
+/// name the same rows in fewer files. Readers take the highest revision.
+pub fn runs_record_key(run_id: &RunId, revision: usize) -> String {
+    part_key(Table::Runs, run_id, revision)
+}
+
+/// The run id and revision of a `runs` record key of any revision.
+pub fn parse_runs_record_key(key: &str) -> Option<(RunId, usize)> {
+    let mut parts = key.split('/');
+    let (table, dt, run, file) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() || table != Table::Runs.name() {
+        return None;
+    }
+    let revision = parse_part_number(file)?;
+    let run_id: RunId = run.strip_prefix("run_id=")?.parse().ok()?;
+    (dt.strip_prefix("dt=")? == run_id.dt()).then_some((run_id, revision))
+}
+
+/// `n` of a file name `part-<nnnnn>.parquet`.
+pub fn parse_part_number(file: &str) -> Option<usize> {
+    let digits = file.strip_prefix("part-")?.strip_suffix(".parquet")?;
+    (digits.len() >= 5 && digits.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| digits.parse().ok())
+        .flatten()
+}
+
 /// The run id of a `runs` record key, if `key` is one (`runs/dt=<dt>/run_id=<id>/part-00000.parquet`
 /// with a `dt` that matches the id).
 pub fn parse_runs_key(key: &str) -> Option<RunId> {
@@ -86,6 +113,20 @@ mod tests {
         );
         assert_eq!(
             parse_runs_key("instances/dt=2026-11-25/run_id=x/part-00000.parquet"),
+            None
+        );
+        let rev = runs_record_key(&id, 2);
+        assert_eq!(
+            rev,
+            "runs/dt=2026-11-25/run_id=20261125T101112Z-deadbeef/part-00002.parquet"
+        );
+        assert_eq!(parse_runs_record_key(&rev), Some((id.clone(), 2)));
+        assert_eq!(parse_runs_record_key(&runs), Some((id.clone(), 0)));
+        assert_eq!(parse_runs_key(&rev), None, "revision 0 is the commit");
+        assert_eq!(
+            parse_runs_record_key(
+                "runs/dt=2026-11-25/run_id=20261125T101112Z-deadbeef/part-x.parquet"
+            ),
             None
         );
         let staged = staged_key(&id, Table::Coverage, "012345678901-us-east-1");

@@ -7,8 +7,8 @@
 //! writes the run's `runs` record last: that record *is* the commit. It also owns the Parquet
 //! writer settings ([`format::writer_properties`]), the object keys ([`layout`]), the storage
 //! abstraction ([`Storage`] over a [`LocalDir`] or an [`S3Storage`], picked by
-//! [`Lake::open_url`]), integrity checks ([`Lake::verify`]) and garbage collection
-//! ([`Lake::gc`]).
+//! [`Lake::open_url`]), integrity checks ([`Lake::verify`]), compaction of committed runs
+//! into fewer files ([`Lake::compact`]) and garbage collection ([`Lake::gc`]).
 //!
 //! It must not decide what a record contains or how a table's columns are typed (that is
 //! `patchlake-model`), must not interpret the data (compliance is derived by `queries/`), and
@@ -21,6 +21,7 @@ pub mod layout;
 pub mod s3;
 pub mod storage;
 
+mod compact;
 mod finalize;
 mod gc;
 mod stage;
@@ -32,6 +33,7 @@ use std::sync::Arc;
 
 use patchlake_model::{RunId, RunRecord, Table};
 
+pub use compact::{CompactReport, CompactedRun};
 pub use error::{Error, Result};
 pub use finalize::RunMeta;
 pub use gc::GcReport;
@@ -144,40 +146,79 @@ impl Lake {
         self.storage.local_path("")
     }
 
-    /// Every committed run, sorted by run id (oldest first).
+    /// Every committed run, sorted by run id (oldest first), as its current record.
     pub async fn committed_runs(&self) -> Result<Vec<RunRecord>> {
         let mut runs = Vec::new();
-        for meta in self.storage.list(Table::Runs.name()).await? {
-            let Some(run_id) = layout::parse_runs_key(&meta.key) else {
-                tracing::warn!(key = %meta.key, "ignoring unexpected object under runs/");
-                continue;
-            };
+        for (run_id, meta) in self.committed_run_objects().await? {
             runs.push(self.read_run_record(&meta.key, &run_id).await?);
         }
-        runs.sort_by(|a, b| a.run_id.cmp(&b.run_id));
         Ok(runs)
     }
 
-    /// The record of a committed run ([`Error::NotCommitted`] if it has none).
-    pub async fn run(&self, run_id: &RunId) -> Result<RunRecord> {
-        let key = layout::runs_key(run_id);
-        if self.storage.head(&key).await?.is_none() {
-            let staged = !self
-                .storage
-                .list(&layout::staging_prefix(run_id))
-                .await?
-                .is_empty();
-            let detail = if staged {
-                "it has staged task output only: still running, or abandoned"
-            } else {
-                "no such run in the lake"
+    /// The current record object of every committed run (its highest revision, see
+    /// [`layout::runs_record_key`]), by run id. A run is committed when revision 0 exists.
+    pub async fn committed_run_objects(&self) -> Result<BTreeMap<RunId, ObjectMeta>> {
+        let mut by_run: BTreeMap<RunId, (bool, usize, ObjectMeta)> = BTreeMap::new();
+        for meta in self.storage.list(Table::Runs.name()).await? {
+            let Some((run_id, revision)) = layout::parse_runs_record_key(&meta.key) else {
+                tracing::warn!(key = %meta.key, "ignoring unexpected object under runs/");
+                continue;
             };
-            return Err(Error::NotCommitted {
-                run_id: run_id.clone(),
-                detail: detail.to_owned(),
-            });
+            let entry = by_run
+                .entry(run_id)
+                .or_insert_with(|| (false, revision, meta.clone()));
+            entry.0 |= revision == 0;
+            if revision >= entry.1 {
+                entry.1 = revision;
+                entry.2 = meta;
+            }
         }
-        self.read_run_record(&key, run_id).await
+        Ok(by_run
+            .into_iter()
+            .filter(|(_, (committed, _, _))| *committed)
+            .map(|(run, (_, _, meta))| (run, meta))
+            .collect())
+    }
+
+    /// Every revision of a run's record, oldest first (empty if the run is not committed).
+    pub(crate) async fn record_revisions(&self, run_id: &RunId) -> Result<Vec<(usize, String)>> {
+        let mut revisions: Vec<(usize, String)> = self
+            .storage
+            .list(&layout::run_partition(Table::Runs, run_id))
+            .await?
+            .into_iter()
+            .filter_map(|m| {
+                let (id, rev) = layout::parse_runs_record_key(&m.key)?;
+                (&id == run_id).then_some((rev, m.key))
+            })
+            .collect();
+        revisions.sort();
+        if revisions.first().is_none_or(|(rev, _)| *rev != 0) {
+            return Ok(Vec::new());
+        }
+        Ok(revisions)
+    }
+
+    /// The current record of a committed run ([`Error::NotCommitted`] if it has none).
+    pub async fn run(&self, run_id: &RunId) -> Result<RunRecord> {
+        let revisions = self.record_revisions(run_id).await?;
+        if let Some((_, key)) = revisions.last() {
+            return self.read_run_record(key, run_id).await;
+        }
+        let staged = !self
+            .storage
+            .list(&layout::staging_prefix(run_id))
+            .await?
+            .is_empty();
+        let detail = if staged {
+            "it has staged task output only: still running, or abandoned"
+        } else {
+            "no such run in the lake"
+        };
+        Err(Error::NotCommitted {
+            run_id: run_id.clone(),
+            detail: detail.to_owned(),
+        })
     }
 
     /// The most recent committed run, if any.
@@ -226,7 +267,7 @@ impl Lake {
             .await
     }
 
-    async fn read_run_record(&self, key: &str, run_id: &RunId) -> Result<RunRecord> {
+    pub(crate) async fn read_run_record(&self, key: &str, run_id: &RunId) -> Result<RunRecord> {
         let shown = self.storage.url(key);
         let file = self.storage.get_file(key).await?;
         let batches = {

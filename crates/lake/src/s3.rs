@@ -29,7 +29,7 @@ use crate::{Error, Result};
 const DELETE_BATCH: usize = 1000;
 
 /// How [`S3Storage`] writes.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct S3Options {
     /// Sent as `ExpectedBucketOwner` on every request: S3 refuses (403) if another account
     /// owns the bucket.
@@ -42,6 +42,16 @@ pub struct S3Options {
     pub part_size: u64,
     /// Checksum the server verifies on every upload (CRC32C or SHA-256).
     pub checksum: ChecksumAlgorithm,
+    /// The endpoint the client was built with (`lake.endpoint_url`), `None` for AWS. The
+    /// writer's client already carries it; readers that open their own connection to the same
+    /// bucket with the client's credentials (DataFusion's object store) need it spelled out,
+    /// since an SDK client does not expose it.
+    pub endpoint_url: Option<String>,
+    /// Path-style addressing (`lake.force_path_style`), for the same readers.
+    pub force_path_style: bool,
+    /// The credentials provider the client signs with, for the same readers (an SDK client
+    /// does not hand out its provider). `None`: such readers cannot be built.
+    pub credentials: Option<aws_sdk_s3::config::SharedCredentialsProvider>,
 }
 
 impl Default for S3Options {
@@ -52,6 +62,9 @@ impl Default for S3Options {
             multipart_threshold: 16 * 1024 * 1024,
             part_size: 8 * 1024 * 1024,
             checksum: ChecksumAlgorithm::Crc32C,
+            endpoint_url: None,
+            force_path_style: false,
+            credentials: None,
         }
     }
 }
@@ -152,6 +165,17 @@ impl S3Storage {
 
     pub fn options(&self) -> &S3Options {
         &self.options
+    }
+
+    /// The client: readers take its credentials provider and region, so one credential source
+    /// serves both the writer and the query layer.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The full object key of the lake key `key` (the prefix prepended).
+    pub fn object_key(&self, key: &str) -> String {
+        self.full_key(key)
     }
 
     /// Checks that the bucket exists, is reachable with these credentials and, if configured,
@@ -564,6 +588,10 @@ impl S3Storage {
 }
 
 impl Storage for S3Storage {
+    fn as_s3(&self) -> Option<&S3Storage> {
+        Some(self)
+    }
+
     fn url(&self, key: &str) -> String {
         let full = self.full_key(key);
         if full.is_empty() {

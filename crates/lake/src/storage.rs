@@ -59,6 +59,11 @@ pub trait Storage: Send + Sync + fmt::Debug {
     /// The local filesystem path of `key`, when the storage is a local directory.
     fn local_path(&self, key: &str) -> Option<PathBuf>;
 
+    /// The S3 backend, for readers that reach the same bucket through another client.
+    fn as_s3(&self) -> Option<&crate::S3Storage> {
+        None
+    }
+
     /// Writes `data` to `key`, replacing any existing object.
     fn put<'a>(&'a self, key: &'a str, data: Vec<u8>) -> BoxFuture<'a, Result<()>>;
 

@@ -187,7 +187,13 @@ impl Lake {
             }
         }
 
-        let listed: BTreeSet<&str> = record.files.iter().map(|f| f.path.as_str()).collect();
+        let mut listed: BTreeSet<String> = record.files.iter().map(|f| f.path.clone()).collect();
+        // Files of revisions `lake compact` superseded are garbage for `gc`, not damage.
+        let revisions = self.record_revisions(run_id).await?;
+        for (_, key) in revisions.iter().rev().skip(1) {
+            let older = self.read_run_record(key, run_id).await?;
+            listed.extend(older.files.into_iter().map(|f| f.path));
+        }
         for table in Table::DATA {
             for meta in self
                 .storage

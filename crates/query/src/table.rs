@@ -23,7 +23,7 @@ use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
 
-/// One committed file: absolute local path, size, and partition values (`dt`, `run_id`) when
+/// One committed file: absolute local path (or object path in the table's store), size, and partition values (`dt`, `run_id`) when
 /// the table has partition columns.
 #[derive(Clone, Debug)]
 pub struct CommittedFile {
@@ -42,6 +42,8 @@ pub struct CommittedFiles {
     partition_fields: Vec<FieldRef>,
     schema: SchemaRef,
     files: Vec<CommittedFile>,
+    /// The object store the paths are in (the local filesystem unless [`Self::in_store`]).
+    store: ObjectStoreUrl,
 }
 
 impl CommittedFiles {
@@ -72,7 +74,14 @@ impl CommittedFiles {
             partition_fields,
             schema,
             files,
+            store: ObjectStoreUrl::local_filesystem(),
         }
+    }
+
+    /// The files are object paths in `store` (registered with the session), not local paths.
+    pub fn in_store(mut self, store: ObjectStoreUrl) -> Self {
+        self.store = store;
+        self
     }
 
     async fn plan(
@@ -103,7 +112,7 @@ impl CommittedFiles {
             .with_table_partition_cols(self.partition_fields.clone())
             .build();
         let source = format.file_source(table_schema);
-        let config = FileScanConfigBuilder::new(ObjectStoreUrl::local_filesystem(), source)
+        let config = FileScanConfigBuilder::new(self.store.clone(), source)
             .with_file_groups(groups)
             .with_projection_indices(projection.cloned())?
             .with_limit(limit)

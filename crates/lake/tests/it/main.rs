@@ -3,6 +3,8 @@
 
 mod backend;
 mod commit;
+mod compact;
+mod crash;
 mod fixtures;
 mod gc;
 mod integrity;
