@@ -10,8 +10,10 @@
 --                    account-region's default baseline for the instance's operating_system
 --   baseline_source  'patch_group', 'default', or NULL when neither exists
 --   status           the first that applies:
---                      inactive       ping_status 'Inactive' (terminated or deregistered),
---                                     only when params.exclude_inactive (default false)
+--                      inactive       ping_status 'ConnectionLost' (EC2 stopped, or agent
+--                                     unreachable) or 'Inactive' (terminated or
+--                                     deregistered), when params.exclude_inactive (default
+--                                     true); counted apart by every report
 --                      unreported     the instance has no patch state
 --                      stale          operation_end_at < run_started_at - stale_after_days
 --                      non_compliant  missing + failed
@@ -96,7 +98,7 @@ SELECT
     e.ping_status,
     e.last_ping_at,
     e.resource_type,
-    e.ping_status = 'Inactive' AS is_inactive,
+    COALESCE(e.ping_status IN ('ConnectionLost', 'Inactive'), false) AS is_inactive,
     e.patch_group,
     e.baseline_id,
     e.baseline_source,
@@ -104,7 +106,7 @@ SELECT
     b.operating_system AS baseline_operating_system,
     s.baseline_id AS reported_baseline_id,
     CASE
-        WHEN p.exclude_inactive AND e.ping_status = 'Inactive' THEN 'inactive'
+        WHEN p.exclude_inactive AND e.ping_status IN ('ConnectionLost', 'Inactive') THEN 'inactive'
         WHEN s.instance_id IS NULL THEN 'unreported'
         WHEN s.operation_end_at < p.stale_before THEN 'stale'
         WHEN s.missing + s.failed

@@ -7,8 +7,10 @@
 --                    account-region's default baseline for the instance's operating_system
 --   baseline_source  'patch_group', 'default', or NULL when neither exists
 --   status           the first that applies:
---                      inactive       ping_status 'Inactive' (terminated or deregistered),
---                                     only when params.exclude_inactive (default false)
+--                      inactive       ping_status 'ConnectionLost' (EC2 stopped, or agent
+--                                     unreachable) or 'Inactive' (terminated or
+--                                     deregistered), when params.exclude_inactive (default
+--                                     true); counted apart by every report
 --                      unreported     the instance has no patch state
 --                      stale          operation_end_at < run_started_at - stale_after_days
 --                      non_compliant  missing + failed

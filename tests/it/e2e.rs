@@ -8,7 +8,7 @@ use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::Int64Type;
 use patchlake::demo::simulator_credentials;
 use patchlake::pipeline::collect_run;
-use patchlake_query::{AsOf, LakeQuery, ReportParams};
+use patchlake_query::{AsOf, LakeQuery, ReportOptions, ReportParams};
 use patchlake_sim::{Agg, TruthOptions};
 
 use crate::harness;
@@ -31,12 +31,13 @@ fn aggs(batches: &[RecordBatch], key: &str) -> BTreeMap<String, Agg> {
         )
         .unwrap();
         let keys = keys.as_string::<i32>();
-        let (instances, compliant, non_compliant, stale, unreported) = (
+        let (instances, compliant, non_compliant, stale, unreported, inactive) = (
             col("instances"),
             col("compliant"),
             col("non_compliant"),
             col("stale"),
             col("unreported"),
+            col("inactive"),
         );
         let (missing, failed, reboot, critical, security) = (
             col("missing"),
@@ -54,6 +55,7 @@ fn aggs(batches: &[RecordBatch], key: &str) -> BTreeMap<String, Agg> {
                     non_compliant: non_compliant[i],
                     stale: stale[i],
                     unreported: unreported[i],
+                    inactive: inactive[i],
                     missing: missing[i],
                     failed: failed[i],
                     installed_pending_reboot: reboot[i],
@@ -107,9 +109,40 @@ async fn reports_equal_the_simulators_truth_per_patch_group_and_per_baseline() {
     );
     assert_eq!(by_baseline, truth.by_baseline);
 
-    // The fleet is not trivially compliant: every status occurs.
+    // The fleet is not trivially compliant: every status occurs, and stopped or terminated
+    // instances are counted apart.
     let all = truth.compliance;
     assert!(all.compliant > 0 && all.non_compliant > 0 && all.stale > 0 && all.unreported > 0);
+    assert!(all.inactive > 0);
+
+    // Opting out of the exclusion: both sides count every instance again, and still agree.
+    let everyone = sim.fleet().truth(&TruthOptions {
+        exclude_inactive: false,
+        ..TruthOptions::at(summary.run.started_at)
+    });
+    assert_eq!(everyone.compliance.inactive, 0);
+    assert_eq!(everyone.compliance.instances, truth.totals.instances);
+    let q = LakeQuery::open_with(
+        dir.path(),
+        AsOf::Latest,
+        ReportParams::default(),
+        ReportOptions {
+            exclude_inactive: false,
+            ..ReportOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let by_group = aggs(
+        &q.report("compliance_by_patch_group").await.unwrap(),
+        "patch_group",
+    );
+    assert_eq!(by_group, everyone.by_patch_group);
+    let by_baseline = aggs(
+        &q.report("compliance_by_baseline").await.unwrap(),
+        "baseline_id",
+    );
+    assert_eq!(by_baseline, everyone.by_baseline);
     sim.shutdown().await;
 }
 

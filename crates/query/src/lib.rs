@@ -11,8 +11,10 @@
 //! not format output (that is `patchlake-report`); compliance is defined in SQL
 //! (`queries/views/instance_compliance.sql`), never in Rust.
 
+pub mod athena;
 pub mod error;
 pub mod reports;
+mod store;
 pub mod table;
 
 use std::fmt;
@@ -94,8 +96,9 @@ impl Default for ReportParams {
 }
 
 /// How statuses are decided and how far back trends look, exposed to SQL as further columns
-/// of `params` and `history_params`. The default keeps the historical definition: every
-/// instance counts, pending reboots are non-compliant, rejected installs are not.
+/// of `params` and `history_params`. The defaults are those of the `report.*` config keys:
+/// stopped, unreachable and terminated instances counted apart, pending reboots
+/// non-compliant, rejected installs not.
 ///
 /// Kept apart from [`ReportParams`] so callers building `ReportParams` with a struct literal
 /// keep compiling; fold into it once they use `..ReportParams::default()`.
@@ -105,8 +108,9 @@ pub struct ReportOptions {
     pub pending_reboot_non_compliant: bool,
     /// `installed_rejected > 0` makes an instance `non_compliant`.
     pub rejected_non_compliant: bool,
-    /// Instances whose `ping_status` is `Inactive` (terminated or deregistered) get the
-    /// status `inactive` and are left out of instance counts and percentages, counted apart.
+    /// Instances whose `ping_status` is `ConnectionLost` (EC2 stopped, or the agent
+    /// unreachable) or `Inactive` (terminated or deregistered) get the status `inactive` and
+    /// are left out of instance counts, patch sums and percentages, counted apart.
     pub exclude_inactive: bool,
     /// How many committed runs, up to and including the selected one, trends cover.
     pub trend_runs: i32,
@@ -117,7 +121,7 @@ impl Default for ReportOptions {
         ReportOptions {
             pending_reboot_non_compliant: true,
             rejected_non_compliant: false,
-            exclude_inactive: false,
+            exclude_inactive: true,
             trend_runs: 30,
         }
     }
@@ -213,13 +217,14 @@ impl LakeQuery {
                 detail: format!("{} is not between 0 and 36500", params.stale_after_days),
             });
         }
-        let root = lake.local_root().ok_or_else(|| Error::NotLocal {
-            root: lake.storage().url(""),
-        })?;
-        let runs = lake.committed_runs().await?;
-        let run = select_run(lake, &root, &runs, &as_of).await?;
         let ctx = SessionContext::new_with_config(session_config());
-        register_tables(&ctx, &root, &run, &runs)?;
+        let files = store::register(&ctx, lake).await?;
+        let root = files.root.clone();
+        let mut runs = lake.committed_runs().await?;
+        // A run committed between the two listings is not visible yet.
+        runs.retain(|r| files.records.contains_key(&r.run_id));
+        let run = select_run(lake, &root, &runs, &as_of).await?;
+        register_tables(&ctx, &files, &run, &runs)?;
         register_params(&ctx, &run, &runs, &params, &options)?;
         for view in reports::VIEWS {
             ctx.sql(view.sql)
@@ -269,6 +274,46 @@ impl LakeQuery {
                 name: name.to_owned(),
                 source: Box::new(source),
             })
+    }
+
+    /// Runs every named report, in presentation order.
+    pub async fn all_reports(&self) -> Result<Vec<(&'static Report, Vec<RecordBatch>)>> {
+        let mut out = Vec::with_capacity(list_reports().len());
+        for report in list_reports() {
+            out.push((report, self.report(report.name).await?));
+        }
+        Ok(out)
+    }
+
+    /// What a report was computed from, for headers of HTML pages and evidence: the run,
+    /// its start, how many runs the history covers, and every parameter and option.
+    pub fn describe(&self) -> Vec<(String, String)> {
+        let o = &self.options;
+        [
+            ("run", self.run.run_id.to_string()),
+            (
+                "run started",
+                self.run
+                    .started_at
+                    .format("%Y-%m-%d %H:%M:%S UTC")
+                    .to_string(),
+            ),
+            ("committed runs", self.runs.len().to_string()),
+            ("stale_after_days", self.params.stale_after_days.to_string()),
+            (
+                "pending_reboot_non_compliant",
+                o.pending_reboot_non_compliant.to_string(),
+            ),
+            (
+                "rejected_non_compliant",
+                o.rejected_non_compliant.to_string(),
+            ),
+            ("exclude_inactive", o.exclude_inactive.to_string()),
+            ("trend_runs", o.trend_runs.to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
     }
 
     /// Runs ad-hoc, read-only SQL (no DDL, DML or `SET`).
@@ -325,9 +370,9 @@ async fn select_run(
     }
 }
 
-/// The committed files of `table` in `run`, as absolute local paths.
+/// The committed files of `table` in `run`, as paths in the lake's object store.
 fn run_files(
-    root: &Path,
+    files: &store::LakeFiles,
     table: Table,
     run: &RunRecord,
     partitioned: bool,
@@ -339,20 +384,17 @@ fn run_files(
             Vec::new()
         }
     };
-    let local = |key: &str| root.join(key).to_string_lossy().into_owned();
     if table == Table::Runs {
-        // The commit record is not listed in itself; its size comes from the file.
-        let key = layout::runs_key(&run.run_id);
-        let path = root.join(&key);
-        let size = std::fs::metadata(&path)
-            .map_err(|source| patchlake_lake::Error::Io {
-                path: path.display().to_string(),
-                source,
-            })?
-            .len();
+        // The commit record is not listed in itself: its current revision, as listed.
+        let Some(meta) = files.records.get(&run.run_id) else {
+            return Err(patchlake_lake::Error::NotFound {
+                path: format!("{}/{}", files.root.display(), layout::runs_key(&run.run_id)),
+            }
+            .into());
+        };
         return Ok(vec![CommittedFile {
-            path: local(&key),
-            size,
+            path: files.path(&meta.key),
+            size: meta.size,
             partition_values: partition_values(),
         }]);
     }
@@ -361,7 +403,7 @@ fn run_files(
         .iter()
         .filter(|f| f.table == table.name())
         .map(|f| CommittedFile {
-            path: local(&f.path),
+            path: files.path(&f.path),
             size: f.bytes as u64,
             partition_values: partition_values(),
         })
@@ -370,19 +412,20 @@ fn run_files(
 
 fn register_tables(
     ctx: &SessionContext,
-    root: &Path,
+    files: &store::LakeFiles,
     run: &RunRecord,
     runs: &[RunRecord],
 ) -> Result<()> {
     for table in Table::ALL {
-        let current = CommittedFiles::current(table.schema(), run_files(root, table, run, false)?);
+        let current = CommittedFiles::current(table.schema(), run_files(files, table, run, false)?)
+            .in_store(files.store.clone());
         ctx.register_table(table.name(), Arc::new(current))
             .map_err(setup(format!("table {table}")))?;
         let mut all = Vec::new();
         for r in runs {
-            all.extend(run_files(root, table, r, true)?);
+            all.extend(run_files(files, table, r, true)?);
         }
-        let history = CommittedFiles::history(table.schema(), all);
+        let history = CommittedFiles::history(table.schema(), all).in_store(files.store.clone());
         ctx.register_table(format!("history_{table}"), Arc::new(history))
             .map_err(setup(format!("table history_{table}")))?;
     }

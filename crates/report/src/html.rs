@@ -270,7 +270,7 @@ fn bar_chart(title: &str, labels: &[String], pct: &[Option<f64>]) -> String {
     let height = 30 + ROW * labels.len();
     let mut svg = format!(
         "<figure><figcaption>{}: compliance %</figcaption>\
-         <svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{height}\" role=\"img\">",
+         <svg width=\"{}\" height=\"{height}\" role=\"img\">",
         escape(title),
         LABEL + WIDTH + 50
     );
@@ -317,7 +317,7 @@ fn line_chart(title: &str, labels: &[String], pct: &[Option<f64>]) -> String {
         .collect();
     let mut svg = format!(
         "<figure><figcaption>{}: compliance % per run</figcaption>\
-         <svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{H}\" role=\"img\">\
+         <svg width=\"{W}\" height=\"{H}\" role=\"img\">\
          <line x1=\"{PAD}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#999\"/>\
          <text x=\"2\" y=\"{}\">100</text><text x=\"2\" y=\"{}\">0</text>\
          <polyline fill=\"none\" stroke=\"#3b7dd8\" stroke-width=\"2\" points=\"{}\"/>",

@@ -2,13 +2,16 @@
 //! protocol in between: the reference the lake and the reports are checked against.
 //!
 //! Definitions (every count is a `u64`):
-//! - An instance's status, decided in this order: `unreported` if it has no patch state;
-//!   `stale` if its OperationEndTime < `now − stale_after`; `non_compliant` if
-//!   Missing + Failed + InstalledPendingReboot > 0; else `compliant`. Exactly one applies, so
-//!   `instances = compliant + non_compliant + stale + unreported`.
+//! - An instance's status, decided in this order: `inactive` if `exclude_inactive` (the
+//!   default) and its PingStatus, as the SSM API reports it, is `ConnectionLost` (stopped or
+//!   unreachable) or `Inactive` (terminated or deregistered); `unreported` if it has no patch
+//!   state; `stale` if its OperationEndTime < `now − stale_after`; `non_compliant` if
+//!   Missing + Failed + InstalledPendingReboot > 0; else `compliant`. Exactly one applies.
+//! - `inactive` instances are counted apart: `instances = compliant + non_compliant + stale +
+//!   unreported` leaves them out, and so do the patch sums.
 //! - `missing`, `failed`, `installed_pending_reboot`, `critical_non_compliant` and
-//!   `security_non_compliant` sum the patch-state counts of every instance that has a patch
-//!   state, stale ones included.
+//!   `security_non_compliant` sum the patch-state counts of every counted instance that has
+//!   a patch state, stale ones included.
 //! - A non-compliant patch is one in state Missing, Failed or InstalledPendingReboot; it is
 //!   critical when the compliance level the reporting baseline gives it is CRITICAL, and
 //!   security when its classification is `Security` (Linux) or `SecurityUpdates` /
@@ -36,17 +39,26 @@ pub const NO_PATCH_GROUP: &str = "(none)";
 pub struct TruthOptions {
     pub now: DateTime<Utc>,
     pub stale_after: Duration,
+    /// Count stopped, unreachable and terminated instances apart (`report.exclude_inactive`).
+    pub exclude_inactive: bool,
 }
 
 impl TruthOptions {
-    /// Evaluate at `now` with the default 7-day staleness window.
+    /// Evaluate at `now` with the report defaults: a 7-day staleness window, inactive
+    /// instances counted apart.
     pub fn at(now: DateTime<Utc>) -> Self {
         TruthOptions {
             now,
             stale_after: Duration::days(7),
+            exclude_inactive: true,
         }
     }
 }
+
+/// The PingStatus values that mean the instance is not running an agent that answers:
+/// `ConnectionLost` (EC2 stopped, or the agent unreachable) and `Inactive` (terminated or
+/// deregistered). Decided on the value the SSM API reports, as the SQL definition does.
+pub const INACTIVE_PING_STATUSES: [&str; 2] = ["ConnectionLost", "Inactive"];
 
 impl Default for TruthOptions {
     fn default() -> Self {
@@ -61,10 +73,15 @@ pub enum InstanceStatus {
     NonCompliant,
     Stale,
     Unreported,
+    Inactive,
 }
 
 impl InstanceStatus {
     pub fn of(instance: &Instance, opts: &TruthOptions) -> InstanceStatus {
+        if opts.exclude_inactive && INACTIVE_PING_STATUSES.contains(&instance.ping_status.as_str())
+        {
+            return InstanceStatus::Inactive;
+        }
         match &instance.patch_state {
             None => InstanceStatus::Unreported,
             Some(s) if s.operation_end < opts.now - opts.stale_after => InstanceStatus::Stale,
@@ -82,6 +99,8 @@ pub struct Agg {
     pub non_compliant: u64,
     pub stale: u64,
     pub unreported: u64,
+    /// Counted apart: in no other field.
+    pub inactive: u64,
     pub missing: u64,
     pub failed: u64,
     pub installed_pending_reboot: u64,
@@ -91,12 +110,17 @@ pub struct Agg {
 
 impl Agg {
     fn add(&mut self, instance: &Instance, status: InstanceStatus) {
+        if status == InstanceStatus::Inactive {
+            self.inactive += 1;
+            return;
+        }
         self.instances += 1;
         match status {
             InstanceStatus::Compliant => self.compliant += 1,
             InstanceStatus::NonCompliant => self.non_compliant += 1,
             InstanceStatus::Stale => self.stale += 1,
             InstanceStatus::Unreported => self.unreported += 1,
+            InstanceStatus::Inactive => unreachable!("returned above"),
         }
         if let Some(s) = &instance.patch_state {
             self.missing += u64::from(s.counts.missing);
@@ -113,6 +137,7 @@ impl Agg {
         self.non_compliant += other.non_compliant;
         self.stale += other.stale;
         self.unreported += other.unreported;
+        self.inactive += other.inactive;
         self.missing += other.missing;
         self.failed += other.failed;
         self.installed_pending_reboot += other.installed_pending_reboot;
@@ -263,7 +288,7 @@ mod tests {
         let fleet = small();
         let truth = fleet.truth(&TruthOptions::at(fleet.spec().anchor));
         let c = truth.compliance;
-        assert_eq!(c.instances, fleet.instance_count() as u64);
+        assert_eq!(c.instances + c.inactive, fleet.instance_count() as u64);
         assert_eq!(
             c.instances,
             c.compliant + c.non_compliant + c.stale + c.unreported
@@ -275,7 +300,34 @@ mod tests {
         assert!(truth.by_patch_group.contains_key(NO_PATCH_GROUP));
         // Every status occurs in a fleet this size.
         assert!(c.compliant > 0 && c.non_compliant > 0 && c.stale > 0 && c.unreported > 0);
+        assert!(c.inactive > 0);
         assert!(c.critical_non_compliant > 0 && c.security_non_compliant > 0);
+    }
+
+    #[test]
+    fn inactive_follows_the_reported_ping_status() {
+        let fleet = small();
+        let at = fleet.spec().anchor;
+        let apart = fleet.truth(&TruthOptions::at(at));
+        let all = fleet.truth(&TruthOptions {
+            exclude_inactive: false,
+            ..TruthOptions::at(at)
+        });
+        let not_online = fleet
+            .account_regions()
+            .iter()
+            .flat_map(|ar| &ar.instances)
+            .filter(|i| i.ping_status.as_str() != "Online")
+            .count() as u64;
+        assert!(not_online > 0);
+        assert_eq!(apart.compliance.inactive, not_online);
+        assert_eq!(all.compliance.inactive, 0);
+        assert_eq!(all.compliance.instances, fleet.instance_count() as u64);
+        assert_eq!(
+            apart.compliance.instances + not_online,
+            all.compliance.instances
+        );
+        assert!(apart.compliance.missing <= all.compliance.missing);
     }
 
     #[test]
@@ -284,8 +336,8 @@ mod tests {
         let at = fleet.spec().anchor;
         let strict = fleet.truth(&TruthOptions::at(at));
         let lax = fleet.truth(&TruthOptions {
-            now: at,
             stale_after: Duration::days(365),
+            ..TruthOptions::at(at)
         });
         assert_eq!(lax.compliance.stale, 0);
         assert!(strict.compliance.stale > 0);

@@ -223,13 +223,19 @@ async fn status_treatment_is_configurable() {
 }
 
 #[tokio::test]
-async fn inactive_instances_and_rejected_patches_are_opt_in() {
+async fn inactive_instances_are_counted_apart_by_default_and_rejected_patches_are_opt_in() {
     let dir = tempfile::tempdir().unwrap();
     let lake = Lake::open(dir.path()).unwrap();
     let mut tasks = crate::fixtures::fleet();
     for i in tasks[0].instances.iter_mut() {
         if i.instance_id == "i-04" {
             i.ping_status = Some("Inactive".into());
+        }
+        if i.instance_id == "i-01" {
+            i.ping_status = Some("ConnectionLost".into());
+        }
+        if i.instance_id == "i-06" {
+            i.ping_status = Some("Online".into());
         }
     }
     for s in tasks[0].patch_states.iter_mut() {
@@ -245,8 +251,37 @@ async fn inactive_instances_and_rejected_patches_are_opt_in() {
             .unwrap()[..8]
             .to_vec()
     };
-    // Default: the inactive i-04 is an unreported instance like any other.
+    let statuses = |q: LakeQuery| async move {
+        rows(
+            &q.sql("SELECT instance_id, status FROM instance_compliance ORDER BY instance_id")
+                .await
+                .unwrap(),
+        )
+        .into_iter()
+        .map(|r| format!("{}={}", r[0], r[1]))
+        .collect::<Vec<_>>()
+    };
+    // Default: the terminated i-04 and the stopped (ConnectionLost) i-01 are counted apart.
     let q = open(dir.path(), "latest", ReportOptions::default()).await;
+    assert_eq!(
+        none_group(q).await,
+        ["(none)", "1", "1", "0", "0", "0", "1", "100.0"]
+    );
+    let q = open(dir.path(), "latest", ReportOptions::default()).await;
+    let s = statuses(q).await;
+    assert!(s.contains(&"i-01=inactive".to_owned()), "{s:?}");
+    assert!(s.contains(&"i-04=inactive".to_owned()), "{s:?}");
+    assert!(s.contains(&"i-06=compliant".to_owned()), "{s:?}");
+    // Opted out: i-04 is an unreported instance like any other.
+    let q = open(
+        dir.path(),
+        "latest",
+        ReportOptions {
+            exclude_inactive: false,
+            ..Default::default()
+        },
+    )
+    .await;
     assert_eq!(
         none_group(q).await,
         ["(none)", "2", "1", "0", "0", "1", "0", "50.0"]
@@ -255,7 +290,6 @@ async fn inactive_instances_and_rejected_patches_are_opt_in() {
         dir.path(),
         "latest",
         ReportOptions {
-            exclude_inactive: true,
             rejected_non_compliant: true,
             ..Default::default()
         },

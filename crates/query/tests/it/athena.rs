@@ -1,0 +1,296 @@
+//! The Athena twins in `queries/athena/`: generated DDL and history views up to date, and
+//! every hand-written Trino view returning the same rows as its DataFusion twin.
+//!
+//! The Trino views are executed by DataFusion after the mechanical translation documented
+//! in `queries/athena/README.md` ([`trino_to_datafusion`]), over the lake tables registered
+//! the way Athena sees them: every Parquet file under `<table>/`, committed or not, with
+//! the Hive partition columns from the path.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
+use datafusion::execution::context::SessionContext;
+use patchlake_lake::Lake;
+use patchlake_model::Table;
+use patchlake_query::{AsOf, LakeQuery, ReportOptions, ReportParams, athena, session_config};
+
+use crate::compliance::rows;
+use crate::fixtures::{commit, fleet, history_lake, run_id};
+
+fn athena_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../queries/athena")
+}
+
+/// Trino → DataFusion, the documented rules and nothing else:
+/// 1. `regexp_extract(<t>."$path", 'run_id=([^/]+)/', 1)` → `<t>.run_id`: Athena reads the
+///    run id from the object key; DataFusion exposes the `run_id=` directory as a column.
+/// 2. `to_unixtime(` → `date_part('epoch', `: epoch seconds of a timestamp, as a double.
+pub fn trino_to_datafusion(sql: &str) -> String {
+    let mut out = sql.replace("to_unixtime(", "date_part('epoch', ");
+    let needle = ".\"$path\", 'run_id=([^/]+)/', 1)";
+    while let Some(end) = out.find(needle) {
+        let start = out[..end]
+            .rfind("regexp_extract(")
+            .expect("regexp_extract before $path");
+        let alias = &out[start + "regexp_extract(".len()..end];
+        let replacement = format!("{alias}.run_id");
+        out.replace_range(start..end + needle.len(), &replacement);
+    }
+    out
+}
+
+/// The Athena view files in execution order (their names sort by dependency).
+fn view_files() -> Vec<(String, String)> {
+    let mut files: Vec<_> = std::fs::read_dir(athena_dir().join("views"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "sql"))
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read_to_string(&p).unwrap(),
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// A context holding the raw lake tables as Athena sees them and the translated views.
+async fn athena_context(root: &Path, views: &[(String, String)]) -> SessionContext {
+    let ctx = SessionContext::new_with_config(session_config());
+    for table in Table::ALL {
+        let dir = root.join(table.name());
+        let url = ListingTableUrl::parse(format!("{}/", dir.display())).unwrap();
+        let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+            .with_file_extension(".parquet")
+            .with_table_partition_cols(vec![
+                (
+                    "dt".to_owned(),
+                    datafusion::arrow::datatypes::DataType::Utf8,
+                ),
+                (
+                    "run_id".to_owned(),
+                    datafusion::arrow::datatypes::DataType::Utf8,
+                ),
+            ]);
+        let config = ListingTableConfig::new(url)
+            .with_listing_options(options)
+            .with_schema(table.schema());
+        ctx.register_table(
+            table.name(),
+            Arc::new(ListingTable::try_new(config).unwrap()),
+        )
+        .unwrap();
+    }
+    for (name, sql) in views {
+        ctx.sql(&trino_to_datafusion(sql))
+            .await
+            .unwrap_or_else(|e| panic!("queries/athena/views/{name}: {e}"));
+    }
+    ctx
+}
+
+async fn sorted_rows(ctx: &SessionContext, sql: &str) -> Vec<Vec<String>> {
+    let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+    let mut r = rows(&batches);
+    r.sort();
+    r
+}
+
+/// Three committed runs with patches fixed and appearing, a fourth with stopped and
+/// terminated instances, and a run whose files were written but never committed.
+async fn lake(dir: &Path) {
+    let lake = Lake::open(dir).unwrap();
+    history_lake(&lake).await;
+    let mut tasks = fleet();
+    for i in tasks[0].instances.iter_mut() {
+        match i.instance_id.as_str() {
+            "i-01" => i.ping_status = Some("ConnectionLost".into()),
+            "i-04" => i.ping_status = Some("Inactive".into()),
+            "i-02" => i.ping_status = Some("Online".into()),
+            _ => {}
+        }
+    }
+    let committed = run_id(26, 12);
+    commit(&lake, &committed, &tasks).await;
+    // The same files under a run that has no runs record: Athena lists them, the views
+    // must not count them.
+    for table in Table::ALL {
+        if table == Table::Runs {
+            continue;
+        }
+        let from = dir
+            .join(table.name())
+            .join(format!("dt={}", committed.dt()))
+            .join(format!("run_id={committed}"));
+        let to = dir
+            .join(table.name())
+            .join("dt=2026-11-27")
+            .join("run_id=20261127T120000Z-0badc0de");
+        if !from.is_dir() {
+            continue;
+        }
+        std::fs::create_dir_all(&to).unwrap();
+        for f in std::fs::read_dir(&from).unwrap() {
+            let f = f.unwrap().path();
+            std::fs::copy(&f, to.join(f.file_name().unwrap())).unwrap();
+        }
+    }
+}
+
+/// (Athena view, DataFusion query of its twin) pairs compared row for row.
+fn twins() -> Vec<(&'static str, String)> {
+    let mut out = vec![
+        (
+            "history_instance_compliance",
+            "SELECT * FROM history_instance_compliance".to_owned(),
+        ),
+        (
+            "instance_compliance",
+            "SELECT * FROM instance_compliance".to_owned(),
+        ),
+    ];
+    for r in [
+        "compliance_by_patch_group",
+        "compliance_by_baseline",
+        "compliance_by_account_region",
+        "missing_critical_patches",
+        "compliance_trend",
+    ] {
+        out.push((r, patchlake_query::find_report(r).unwrap().sql.to_owned()));
+    }
+    out
+}
+
+/// Differences between the Athena views and their DataFusion twins, one line per view.
+async fn differences(dir: &Path, views: &[(String, String)]) -> Vec<String> {
+    let q = LakeQuery::open_with(
+        dir,
+        AsOf::Latest,
+        ReportParams::default(),
+        ReportOptions::default(),
+    )
+    .await
+    .unwrap();
+    let athena = athena_context(dir, views).await;
+    let mut out = Vec::new();
+    for (view, twin) in twins() {
+        let mut expected = rows(&q.sql(&twin).await.unwrap());
+        expected.sort();
+        let got = sorted_rows(&athena, &format!("SELECT * FROM {view}")).await;
+        assert!(!expected.is_empty(), "{view}: no rows to compare");
+        if got != expected {
+            let first = expected
+                .iter()
+                .zip(&got)
+                .find(|(e, g)| e != g)
+                .map(|(e, g)| format!("{e:?} vs {g:?}"))
+                .unwrap_or_default();
+            out.push(format!(
+                "{view}: {} rows expected, {} got; first difference: {first}",
+                expected.len(),
+                got.len()
+            ));
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn athena_views_return_the_rows_of_their_datafusion_twins() {
+    let dir = tempfile::tempdir().unwrap();
+    lake(dir.path()).await;
+    let diffs = differences(dir.path(), &view_files()).await;
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+}
+
+#[tokio::test]
+async fn a_wrong_athena_view_is_caught() {
+    let dir = tempfile::tempdir().unwrap();
+    lake(dir.path()).await;
+    let mutations: [(&str, &str, &str); 3] = [
+        // Forgets that stopped instances are inactive.
+        (
+            "30_history_instance_compliance.sql",
+            "IN ('ConnectionLost', 'Inactive') THEN 'inactive'",
+            "IN ('Inactive') THEN 'inactive'",
+        ),
+        // Takes the oldest committed run for the latest.
+        (
+            "20_history_params.sql",
+            "ORDER BY c.run_id DESC",
+            "ORDER BY c.run_id ASC",
+        ),
+        // Counts a pending reboot as compliant.
+        (
+            "30_history_instance_compliance.sql",
+            "THEN s.installed_pending_reboot ELSE 0 END",
+            "THEN 0 ELSE 0 END",
+        ),
+    ];
+    for (file, from, to) in mutations {
+        let views: Vec<(String, String)> = view_files()
+            .into_iter()
+            .map(|(name, sql)| {
+                if name == file {
+                    assert!(sql.contains(from), "{file} has no {from:?}");
+                    let wrong = sql.replace(from, to);
+                    (name, wrong)
+                } else {
+                    (name, sql)
+                }
+            })
+            .collect();
+        let diffs = differences(dir.path(), &views).await;
+        assert!(
+            !diffs.is_empty(),
+            "{file}: {from:?} → {to:?} went unnoticed"
+        );
+    }
+}
+
+#[test]
+fn generated_athena_files_are_up_to_date() {
+    let bless = std::env::var_os("PATCHLAKE_BLESS").is_some();
+    let mut stale = Vec::new();
+    let mut expected = BTreeMap::new();
+    for (path, text) in athena::generated_files() {
+        let full = athena_dir().join(&path);
+        if bless {
+            std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+            std::fs::write(&full, &text).unwrap();
+        } else if std::fs::read_to_string(&full).unwrap_or_default() != text {
+            stale.push(path.clone());
+        }
+        expected.insert(path, ());
+    }
+    // One table file per lake table, nothing else.
+    let tables: Vec<String> = std::fs::read_dir(athena_dir().join("tables"))
+        .unwrap()
+        .map(|e| format!("tables/{}", e.unwrap().file_name().to_string_lossy()))
+        .collect();
+    for t in &tables {
+        assert!(expected.contains_key(t), "{t} is not a lake table");
+    }
+    assert_eq!(tables.len(), Table::ALL.len());
+    assert!(
+        stale.is_empty(),
+        "out of date: {stale:?} (PATCHLAKE_BLESS=1 cargo test -p patchlake-query regenerates)"
+    );
+}
+
+#[test]
+fn the_translation_is_mechanical() {
+    let sql = "SELECT regexp_extract(t.\"$path\", 'run_id=([^/]+)/', 1) AS run_id, \
+               to_unixtime(t.x) FROM t WHERE regexp_extract(r.\"$path\", 'run_id=([^/]+)/', 1) = 'a'";
+    assert_eq!(
+        trino_to_datafusion(sql),
+        "SELECT t.run_id AS run_id, date_part('epoch', t.x) FROM t WHERE r.run_id = 'a'"
+    );
+}

@@ -1,0 +1,29 @@
+-- maintenance_windows: the lake table as Athena reads it. Generated from patchlake-model's schema by
+-- crates/query/src/athena.rs (PATCHLAKE_BLESS=1 cargo test -p patchlake-query); do not edit.
+-- Replace s3://LAKE-BUCKET/LAKE-PREFIX with the lake root. Query through history_maintenance_windows, which
+-- adds run_id and keeps committed runs only.
+CREATE EXTERNAL TABLE IF NOT EXISTS maintenance_windows (
+    `account_id` string,
+    `region` string,
+    `window_id` string,
+    `name` string,
+    `schedule` string,
+    `duration_hours` int,
+    `cutoff_hours` int,
+    `enabled` boolean,
+    `next_execution_at` timestamp,
+    `target_patch_groups` array<string>
+)
+PARTITIONED BY (`dt` string)
+STORED AS PARQUET
+LOCATION 's3://LAKE-BUCKET/LAKE-PREFIX/maintenance_windows/'
+TBLPROPERTIES (
+    'projection.enabled' = 'true',
+    'projection.dt.type' = 'date',
+    'projection.dt.format' = 'yyyy-MM-dd',
+    'projection.dt.range' = '2024-01-01,NOW',
+    'projection.dt.interval' = '1',
+    'projection.dt.interval.unit' = 'DAYS',
+    'storage.location.template' = 's3://LAKE-BUCKET/LAKE-PREFIX/maintenance_windows/dt=${dt}/',
+    'parquet.compression' = 'ZSTD'
+)

@@ -1,0 +1,120 @@
+-- history_instance_compliance (Athena twin of queries/views/history_instance_compliance.sql):
+-- THE compliance definition applied to every committed run; see queries/README.md. Same
+-- SQL as the DataFusion view but for the staleness test, which compares epoch seconds
+-- because Athena has no params.stale_before column. A test runs this file (after the
+-- mechanical translation in queries/athena/README.md) against the DataFusion view.
+CREATE OR REPLACE VIEW history_instance_compliance AS
+WITH registration AS (
+    -- SSM allows one baseline per (patch group, operating system); MIN guards against
+    -- duplicates fanning out instances.
+    SELECT run_id, account_id, region, patch_group, operating_system, MIN(baseline_id) AS baseline_id
+    FROM history_patch_groups
+    GROUP BY run_id, account_id, region, patch_group, operating_system
+),
+default_baseline AS (
+    SELECT run_id, account_id, region, operating_system, MIN(baseline_id) AS baseline_id
+    FROM history_baselines
+    WHERE is_default
+    GROUP BY run_id, account_id, region, operating_system
+),
+baseline AS (
+    SELECT run_id, account_id, region, baseline_id,
+           MIN(name) AS name, MIN(operating_system) AS operating_system
+    FROM history_baselines
+    GROUP BY run_id, account_id, region, baseline_id
+),
+effective AS (
+    SELECT
+        i.run_id,
+        i.account_id,
+        i.region,
+        i.instance_id,
+        i.computer_name,
+        i.platform_type,
+        i.platform_name,
+        i.platform_version,
+        i.operating_system,
+        i.ping_status,
+        i.last_ping_at,
+        i.resource_type,
+        i.patch_group,
+        COALESCE(r.baseline_id, d.baseline_id) AS baseline_id,
+        CASE
+            WHEN r.baseline_id IS NOT NULL THEN 'patch_group'
+            WHEN d.baseline_id IS NOT NULL THEN 'default'
+        END AS baseline_source
+    FROM history_instances i
+    LEFT JOIN registration r
+        ON r.run_id = i.run_id
+       AND r.account_id = i.account_id
+       AND r.region = i.region
+       AND r.patch_group = i.patch_group
+       AND r.operating_system = i.operating_system
+    LEFT JOIN default_baseline d
+        ON d.run_id = i.run_id
+       AND d.account_id = i.account_id
+       AND d.region = i.region
+       AND d.operating_system = i.operating_system
+)
+SELECT
+    e.run_id,
+    p.dt,
+    p.run_started_at,
+    p.runs_back,
+    e.account_id,
+    e.region,
+    e.instance_id,
+    e.computer_name,
+    e.platform_type,
+    e.platform_name,
+    e.platform_version,
+    e.operating_system,
+    e.ping_status,
+    e.last_ping_at,
+    e.resource_type,
+    COALESCE(e.ping_status IN ('ConnectionLost', 'Inactive'), false) AS is_inactive,
+    e.patch_group,
+    e.baseline_id,
+    e.baseline_source,
+    b.name AS baseline_name,
+    b.operating_system AS baseline_operating_system,
+    s.baseline_id AS reported_baseline_id,
+    CASE
+        WHEN p.exclude_inactive AND e.ping_status IN ('ConnectionLost', 'Inactive') THEN 'inactive'
+        WHEN s.instance_id IS NULL THEN 'unreported'
+        WHEN to_unixtime(s.operation_end_at)
+             < to_unixtime(p.run_started_at) - 86400 * CAST(p.stale_after_days AS DOUBLE) THEN 'stale'
+        WHEN s.missing + s.failed
+             + CASE WHEN p.pending_reboot_non_compliant THEN s.installed_pending_reboot ELSE 0 END
+             + CASE WHEN p.rejected_non_compliant THEN s.installed_rejected ELSE 0 END > 0
+            THEN 'non_compliant'
+        ELSE 'compliant'
+    END AS status,
+    s.instance_id IS NOT NULL AS has_patch_state,
+    s.instance_id IS NOT NULL AND s.baseline_id IS DISTINCT FROM e.baseline_id AS baseline_drift,
+    s.operation,
+    s.operation_start_at,
+    s.operation_end_at,
+    s.installed,
+    s.installed_other,
+    s.installed_pending_reboot,
+    s.installed_rejected,
+    s.missing,
+    s.failed,
+    s.not_applicable,
+    s.critical_non_compliant,
+    s.security_non_compliant,
+    s.other_non_compliant
+FROM effective e
+JOIN history_params p
+    ON p.run_id = e.run_id
+LEFT JOIN history_patch_states s
+    ON s.run_id = e.run_id
+   AND s.account_id = e.account_id
+   AND s.region = e.region
+   AND s.instance_id = e.instance_id
+LEFT JOIN baseline b
+    ON b.run_id = e.run_id
+   AND b.account_id = e.account_id
+   AND b.region = e.region
+   AND b.baseline_id = e.baseline_id

@@ -1,0 +1,26 @@
+-- compliance_by_baseline (Athena twin of queries/compliance_by_baseline.sql, over the latest committed run):
+-- compliance_by_baseline: one row per effective baseline ('(none)' for instances whose OS has
+-- neither a registration nor a default baseline), with the baseline's name and operating
+-- system. Same counts as compliance_by_patch_group; reported baselines (drift) are ignored.
+-- Percentages divide doubles: Trino reads 100.0 as a DECIMAL.
+CREATE OR REPLACE VIEW compliance_by_baseline AS
+SELECT
+    COALESCE(baseline_id, '(none)') AS baseline_id,
+    MAX(baseline_name) AS baseline_name,
+    MAX(baseline_operating_system) AS operating_system,
+    COUNT(*) FILTER (WHERE status <> 'inactive') AS instances,
+    COUNT(*) FILTER (WHERE status = 'compliant') AS compliant,
+    COUNT(*) FILTER (WHERE status = 'non_compliant') AS non_compliant,
+    COUNT(*) FILTER (WHERE status = 'stale') AS stale,
+    COUNT(*) FILTER (WHERE status = 'unreported') AS unreported,
+    COUNT(*) FILTER (WHERE status = 'inactive') AS inactive,
+    ROUND(100 * CAST(COUNT(*) FILTER (WHERE status = 'compliant') AS DOUBLE)
+          / NULLIF(COUNT(*) FILTER (WHERE status <> 'inactive'), 0), 1) AS compliance_pct,
+    COALESCE(SUM(missing) FILTER (WHERE status <> 'inactive'), 0) AS missing,
+    COALESCE(SUM(failed) FILTER (WHERE status <> 'inactive'), 0) AS failed,
+    COALESCE(SUM(installed_pending_reboot) FILTER (WHERE status <> 'inactive'), 0) AS installed_pending_reboot,
+    COALESCE(SUM(critical_non_compliant) FILTER (WHERE status <> 'inactive'), 0) AS critical_non_compliant,
+    COALESCE(SUM(security_non_compliant) FILTER (WHERE status <> 'inactive'), 0) AS security_non_compliant
+FROM instance_compliance
+GROUP BY 1
+ORDER BY 1
