@@ -1,0 +1,76 @@
+//! patchlake on AWS Lambda: the four steps of a run as handlers for a Step Functions state
+//! machine (`infra/statemachine.asl.json`).
+//!
+//! `plan` discovers accounts and regions and stores the task list, `collect` collects and
+//! stages one account-region (run by a Distributed Map, many at once), `finalize` commits the
+//! run, `report` writes the report suite into the lake. Each handler is a plain async fn over
+//! injected [`Deps`] and a serde event ([`events`]), so tests call it with hand-built events;
+//! the binaries in `src/bin/` only wire it to `lambda_runtime` ([`runtime::serve`]). Failures
+//! carry an [`ErrorKind`] that becomes the Lambda `errorType` the state machine retries on.
+//!
+//! This crate must not collect, write Parquet or compute compliance itself: it sequences the
+//! library crates exactly as the CLI's `collect_run` does, split at the task boundary.
+
+mod collect;
+mod deps;
+pub mod error;
+pub mod events;
+mod finalize;
+mod plan;
+mod prior;
+mod report;
+pub mod runtime;
+
+pub use collect::collect;
+pub use deps::{CONFIG_FILE_VAR, CONFIG_TOML_VAR, Deps, config_from_vars};
+pub use error::{ErrorKind, HandlerError, Result};
+pub use finalize::finalize;
+pub use plan::{plan, tasks_key};
+pub use report::{report, reports_prefix};
+
+use error::parse_event;
+
+/// The four functions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Handler {
+    Plan,
+    Collect,
+    Finalize,
+    Report,
+}
+
+impl Handler {
+    pub const ALL: [Handler; 4] = [
+        Handler::Plan,
+        Handler::Collect,
+        Handler::Finalize,
+        Handler::Report,
+    ];
+
+    /// The binary's (and function's) name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Handler::Plan => "plan",
+            Handler::Collect => "collect",
+            Handler::Finalize => "finalize",
+            Handler::Report => "report",
+        }
+    }
+
+    /// Runs the handler on a raw JSON event: a malformed event is [`ErrorKind::BadInput`]
+    /// naming the field.
+    pub async fn invoke(self, deps: &Deps, event: serde_json::Value) -> Result<serde_json::Value> {
+        let name = self.name();
+        match self {
+            Handler::Plan => to_json(plan(deps, parse_event(name, event)?).await?),
+            Handler::Collect => to_json(collect(deps, parse_event(name, event)?).await?),
+            Handler::Finalize => to_json(finalize(deps, parse_event(name, event)?).await?),
+            Handler::Report => to_json(report(deps, parse_event(name, event)?).await?),
+        }
+    }
+}
+
+fn to_json<T: serde::Serialize>(value: T) -> Result<serde_json::Value> {
+    serde_json::to_value(value)
+        .map_err(|e| HandlerError::new(ErrorKind::Internal, format!("encoding the result: {e}")))
+}
