@@ -6,3 +6,7 @@ mod collect;
 mod discover;
 mod e2e;
 mod harness;
+mod moto;
+mod s3;
+mod secrets;
+mod throughput;

@@ -7,3 +7,4 @@
 
 pub mod demo;
 pub mod pipeline;
+pub mod progress;

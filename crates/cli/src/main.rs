@@ -5,20 +5,22 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::{Context, Result, bail};
-use arrow::array::RecordBatch;
+mod evidence_cmd;
+mod lake_cmd;
+mod report_cmd;
+
+use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
+use lake_cmd::LakeCommand;
 use patchlake::demo::{DemoOptions, run_demo, start_simulator};
-use patchlake::pipeline::{RunSummary, collect_run, open_lake};
+use patchlake::pipeline::{RunSummary, collect_run};
 use patchlake_config::{Config, ConfigLoader};
-use patchlake_query::{AsOf, LakeQuery, ReportParams};
 use patchlake_report::Format;
 use patchlake_sim::{FleetSpec, SimOptions, TruthOptions};
+use report_cmd::{ReportArgs, SqlArgs, open_query};
 
 /// Exit code of a collection that committed a run but could not collect everything.
 const EXIT_PARTIAL: u8 = 3;
-/// Exit code of `lake verify` when a file does not match the run record.
-const EXIT_VERIFY_FAILED: u8 = 4;
 
 #[derive(Parser)]
 #[command(
@@ -61,6 +63,8 @@ enum Command {
     Report(ReportArgs),
     /// Run ad-hoc SQL over the lake's tables (instances, patch_states, instance_patches, ...).
     Sql(SqlArgs),
+    /// Write an audit evidence bundle for a committed run, or verify one.
+    Evidence(evidence_cmd::EvidenceArgs),
     /// Inspect and check the lake.
     #[command(subcommand)]
     Lake(LakeCommand),
@@ -112,49 +116,6 @@ struct DemoArgs {
     reports: PathBuf,
 }
 
-#[derive(Args)]
-struct ReportArgs {
-    /// Report name (see --list).
-    name: Option<String>,
-    /// List the reports and exit.
-    #[arg(long)]
-    list: bool,
-    #[command(flatten)]
-    output: OutputArgs,
-}
-
-#[derive(Args)]
-struct SqlArgs {
-    /// The query; tables hold the selected run, history_<table> every committed run.
-    query: String,
-    #[command(flatten)]
-    output: OutputArgs,
-}
-
-#[derive(Args)]
-struct OutputArgs {
-    /// Which committed run: latest, a run id, or a date (latest run on or before it).
-    #[arg(long, default_value = "latest")]
-    as_of: String,
-    /// Output format: table, csv, json, md or parquet.
-    #[arg(long, short, default_value = "table")]
-    format: String,
-    /// Write to this file instead of standard output.
-    #[arg(long, short)]
-    out: Option<PathBuf>,
-}
-
-#[derive(Subcommand)]
-enum LakeCommand {
-    /// List committed and staged runs.
-    Ls,
-    /// Recompute every file's SHA-256 and row count against the run record.
-    Verify {
-        /// Run id (default: every committed run).
-        run_id: Option<String>,
-    },
-}
-
 #[derive(Subcommand)]
 enum SimCommand {
     /// Serve the simulated fleet until interrupted.
@@ -201,7 +162,7 @@ fn main() -> ExitCode {
 
 fn init_tracing(format: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("PATCHLAKE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,patchlake::progress=info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -245,27 +206,15 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             })
         }
         Command::Report(args) => {
-            if args.list || args.name.is_none() {
-                for r in patchlake_query::list_reports() {
-                    println!("{:<34} {}", r.name, r.description);
-                }
-                return Ok(ExitCode::SUCCESS);
-            }
-            let config = load_config(&cli.global)?;
-            let q = open_query(&config, &args.output.as_of).await?;
-            let name = args.name.expect("checked above");
-            let batches = q.report(&name).await?;
-            emit(&batches, &args.output)?;
+            report_cmd::report(args, || load_config(&cli.global)).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Sql(args) => {
-            let config = load_config(&cli.global)?;
-            let q = open_query(&config, &args.output.as_of).await?;
-            let batches = q.sql(&args.query).await?;
-            emit(&batches, &args.output)?;
+            report_cmd::sql(args, &load_config(&cli.global)?).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Lake(cmd) => lake(cmd, &load_config(&cli.global)?).await,
+        Command::Evidence(args) => evidence_cmd::evidence(args, || load_config(&cli.global)).await,
+        Command::Lake(cmd) => lake_cmd::run(cmd, &load_config(&cli.global)?).await,
         Command::Sim(cmd) => sim(cmd).await,
         Command::Config(ConfigCommand::Show) => {
             print!("{}", load_config(&cli.global)?.to_toml());
@@ -277,30 +226,6 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
-}
-
-async fn open_query(config: &Config, as_of: &str) -> Result<LakeQuery> {
-    let as_of: AsOf = as_of.parse()?;
-    let params = ReportParams {
-        stale_after_days: config.report.stale_after_days,
-    };
-    let lake = open_lake(config)?;
-    Ok(LakeQuery::from_lake(&lake, as_of, params).await?)
-}
-
-fn emit(batches: &[RecordBatch], out: &OutputArgs) -> Result<()> {
-    let format: Format = out.format.parse()?;
-    match &out.out {
-        Some(path) => {
-            patchlake_report::write_to_path(batches, format, path)
-                .with_context(|| format!("writing {}", path.display()))?;
-            eprintln!("wrote {}", path.display());
-        }
-        None => {
-            patchlake_report::write(batches, format, std::io::stdout())?;
-        }
-    }
-    Ok(())
 }
 
 fn print_summary(s: &RunSummary) {
@@ -367,76 +292,6 @@ async fn demo(args: DemoArgs) -> Result<ExitCode> {
     );
     std::io::stdout().flush()?;
     Ok(ExitCode::SUCCESS)
-}
-
-async fn lake(cmd: LakeCommand, config: &Config) -> Result<ExitCode> {
-    let lake = open_lake(config)?;
-    match cmd {
-        LakeCommand::Ls => {
-            let runs = lake.committed_runs().await?;
-            if runs.is_empty() {
-                println!("no committed run in {}", config.lake.root);
-            }
-            for r in &runs {
-                let bytes: i64 = r.files.iter().map(|f| f.bytes).sum();
-                println!(
-                    "{}  committed  {} ok / {} partial / {} failed  {} files  {} bytes",
-                    r.run_id,
-                    r.tasks_ok,
-                    r.tasks_partial,
-                    r.tasks_failed,
-                    r.files.len(),
-                    bytes
-                );
-            }
-            for s in lake.staged_runs().await? {
-                println!(
-                    "{}  {}  {} tasks staged  {} files  {} bytes",
-                    s.run_id,
-                    if s.committed {
-                        "committed, staging left over"
-                    } else {
-                        "uncommitted"
-                    },
-                    s.tasks,
-                    s.files,
-                    s.bytes
-                );
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        LakeCommand::Verify { run_id } => {
-            let ids = match run_id {
-                Some(id) => vec![id.parse()?],
-                None => lake
-                    .committed_runs()
-                    .await?
-                    .into_iter()
-                    .map(|r| r.run_id)
-                    .collect(),
-            };
-            if ids.is_empty() {
-                bail!("no committed run in {} to verify", config.lake.root);
-            }
-            let mut ok = true;
-            for id in ids {
-                let report = lake.verify(&id).await?;
-                if report.is_ok() {
-                    println!("{id}: ok ({} files)", report.files_checked);
-                } else {
-                    ok = false;
-                    for p in &report.problems {
-                        println!("{id}: {p}");
-                    }
-                }
-            }
-            Ok(if ok {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(EXIT_VERIFY_FAILED)
-            })
-        }
-    }
 }
 
 async fn sim(cmd: SimCommand) -> Result<ExitCode> {

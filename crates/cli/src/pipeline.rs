@@ -2,18 +2,20 @@
 
 use std::sync::Arc;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use aws_credential_types::Credentials;
 use futures::StreamExt;
 use futures::future::BoxFuture;
 use patchlake_assume::ClientFactory;
-use patchlake_collect::{Collector, Prior, PriorRun, Target, targets};
+use patchlake_collect::{Collector, Prior, PriorRun, Target};
 use patchlake_config::Config;
-use patchlake_lake::{Lake, RunMeta};
+use patchlake_lake::{Lake, LakeOptions, RunMeta, S3Options};
 use patchlake_model::{
     Coverage, CoverageStatus, InstancePatch, PatchState, RunId, RunRecord, Table,
 };
 use patchlake_query::{AsOf, LakeQuery, ReportParams};
+
+use crate::progress::{Mode, Progress};
 
 /// What a run did.
 #[derive(Debug, Clone)]
@@ -110,15 +112,84 @@ impl PriorRun for LakePrior {
     }
 }
 
-/// Opens the lake named by `lake.root`.
-pub fn open_lake(config: &Config) -> Result<Lake> {
-    let root = &config.lake.root;
-    if root.starts_with("s3://") {
-        bail!(
-            "lake.root = {root:?}: the S3 lake backend is not available in this version; use a local directory"
-        );
+/// Opens the lake named by `lake.root`: a local directory, or `s3://bucket/prefix` through an
+/// S3 client the client factory builds from the `lake.*` keys (the starting identity from the
+/// standard credential chain).
+pub async fn open_lake(config: &Config) -> Result<Lake> {
+    open_lake_with(config, None).await
+}
+
+/// [`open_lake`] with the run's client factory, so an S3 lake is written with the same
+/// starting identity as the rest of the run.
+pub async fn open_lake_with(config: &Config, factory: Option<&ClientFactory>) -> Result<Lake> {
+    let lake = &config.lake;
+    let root = &lake.root;
+    let options = LakeOptions {
+        target_file_bytes: lake.target_file_size_mib.saturating_mul(MIB),
+        ..LakeOptions::default()
+    };
+    let (client, s3_options) = if root.starts_with("s3://") {
+        let owned;
+        let factory = match factory {
+            Some(f) => f,
+            None => {
+                owned = ClientFactory::new(&config.aws, None).await;
+                &owned
+            }
+        };
+        let part_size = lake.part_size_mib.saturating_mul(MIB);
+        let options = S3Options {
+            expected_bucket_owner: lake.expected_bucket_owner.clone(),
+            sse_kms_key_id: lake.kms_key_id.clone(),
+            multipart_threshold: part_size,
+            part_size,
+            endpoint_url: lake.endpoint_url.clone(),
+            force_path_style: lake.force_path_style,
+            credentials: factory.s3_credentials(),
+            ..S3Options::default()
+        };
+        (Some(factory.s3(lake)), options)
+    } else {
+        (None, S3Options::default())
+    };
+    let opened = Lake::open_url(root, client, s3_options)
+        .await
+        .map_err(|e| explain(e, config))
+        .with_context(|| format!("opening the lake at lake.root = {root:?}"))?;
+    Ok(opened.with_options(options))
+}
+
+const MIB: u64 = 1024 * 1024;
+
+/// A lake error with the configuration key to look at, when one is to blame.
+pub fn explain(e: patchlake_lake::Error, config: &Config) -> anyhow::Error {
+    use patchlake_lake::Error as E;
+    let lake = &config.lake;
+    let hint = match &e {
+        E::WrongBucketOwner { .. } => Some(format!(
+            "check lake.expected_bucket_owner ({:?})",
+            lake.expected_bucket_owner.as_deref().unwrap_or_default()
+        )),
+        E::KmsDenied { .. } => Some(match &lake.kms_key_id {
+            Some(key) => format!(
+                "check lake.kms_key_id ({key:?}): the key must exist, be enabled and allow kms:GenerateDataKey and kms:Decrypt"
+            ),
+            None => "the bucket's default KMS key refuses this identity: set lake.kms_key_id or grant kms:GenerateDataKey and kms:Decrypt".to_owned(),
+        }),
+        E::NoSuchBucket { .. } => Some(format!(
+            "check lake.root and lake.region ({})",
+            lake.region.as_deref().unwrap_or(&config.aws.home_region)
+        )),
+        E::InvalidUrl { .. } => Some("check lake.root".to_owned()),
+        E::AccessDenied { .. } => Some(
+            "the starting identity needs s3:ListBucket, s3:GetObject, s3:PutObject and s3:DeleteObject on the lake prefix".to_owned(),
+        ),
+        _ => None,
+    };
+    match hint {
+        Some(hint) => anyhow::Error::new(e).context(hint),
+        None => anyhow::Error::new(e),
     }
-    Lake::open(root).with_context(|| format!("opening the lake at lake.root = {root:?}"))
 }
 
 /// Runs one collection into the lake and commits it.
@@ -130,33 +201,56 @@ pub async fn collect_run(
     config: Arc<Config>,
     credentials: Option<Credentials>,
 ) -> Result<RunSummary> {
-    let lake = open_lake(&config)?;
-    let factory = ClientFactory::new(&config.aws, credentials).await;
+    let factory = ClientFactory::new(&config.aws, credentials)
+        .await
+        .with_max_calls_per_second(config.collect.max_calls_per_second);
+    let lake = open_lake_with(&config, Some(&factory)).await?;
     let plan = patchlake_discover::discover(&factory, &config)
         .await
         .context("discovering accounts")?;
     let account_ids: Vec<String> = plan.accounts.iter().map(|a| a.id.clone()).collect();
-    let targets = targets(&account_ids, &plan.regions);
     let run_id = RunId::generate();
     let started_at = run_id.started_at();
-    tracing::info!(run_id = %run_id, accounts = account_ids.len(), regions = plan.regions.len(),
-        targets = targets.len(), "run started");
 
+    let factory_stats = factory.run_stats().clone();
     let collector = match previous_run(&lake, &config).await {
         Some(prior) => Collector::with_prior(factory, config.clone(), Arc::new(prior)),
         None => Collector::new(factory, config.clone()),
     };
-    let mut outputs = collector.collect_all(targets);
+    // Account × region targets; with regions.source = "enabled", each account's own regions.
+    let target_plan = collector.plan(&account_ids).await;
+    let targets = target_plan.targets;
+    tracing::info!(run_id = %run_id, accounts = account_ids.len(), regions = target_plan.regions.len(),
+        targets = targets.len(), not_collected = target_plan.not_collected.len(), "run started");
     let mut coverage = Vec::new();
-    while let Some(task) = outputs.next().await {
-        lake.stage(&run_id, &task).await.with_context(|| {
-            format!(
-                "staging account {} region {} of run {run_id}",
-                task.coverage.account_id, task.coverage.region
-            )
-        })?;
+    for task in target_plan.not_collected {
+        lake.stage(&run_id, &task)
+            .await
+            .map_err(|e| explain(e, &config))
+            .with_context(|| {
+                format!(
+                    "staging the coverage of account {} region {} of run {run_id}",
+                    task.coverage.account_id, task.coverage.region
+                )
+            })?;
         coverage.push(task.coverage);
     }
+    let progress = Progress::start(&targets, factory_stats, Mode::detect());
+    let mut outputs = collector.collect_all(targets);
+    while let Some(task) = outputs.next().await {
+        progress.target_done(&task.coverage);
+        lake.stage(&run_id, &task)
+            .await
+            .map_err(|e| explain(e, &config))
+            .with_context(|| {
+                format!(
+                    "staging account {} region {} of run {run_id}",
+                    task.coverage.account_id, task.coverage.region
+                )
+            })?;
+        coverage.push(task.coverage);
+    }
+    progress.finish().await;
     coverage.sort_by(|a, b| (&a.account_id, &a.region).cmp(&(&b.account_id, &b.region)));
 
     let meta = RunMeta {
@@ -165,11 +259,12 @@ pub async fn collect_run(
         finished_at: None,
         config_sha256: config.sha256(),
         accounts: account_ids.len() as i32,
-        regions: plan.regions.len() as i32,
+        regions: target_plan.regions.len() as i32,
     };
     let run = lake
         .finalize(&meta)
         .await
+        .map_err(|e| explain(e, &config))
         .with_context(|| format!("committing run {run_id}"))?;
     tracing::info!(run_id = %run_id, tasks_ok = run.tasks_ok, tasks_partial = run.tasks_partial,
         tasks_failed = run.tasks_failed, "run committed");
