@@ -324,6 +324,11 @@ const KEYS: &[(&str, Kind)] = &[
     ("report.trend_runs", Kind::Int),
 ];
 
+/// Every configuration key, `section.key`, as `--set` and `PATCHLAKE_<SECTION>_<KEY>` accept them.
+pub fn keys() -> impl Iterator<Item = &'static str> {
+    KEYS.iter().map(|(k, _)| *k)
+}
+
 /// Where a configuration came from, for error messages.
 #[derive(Clone, Debug)]
 pub struct Origin(String);
@@ -554,14 +559,6 @@ impl Config {
                 }
             }
         }
-        if let Some(arn) = &self.accounts.organizations_role_arn
-            && !is_role_arn(arn)
-        {
-            return Err(invalid(
-                "accounts.organizations_role_arn",
-                format!("{arn:?} is not a role ARN (arn:aws:iam::ACCOUNT:role/NAME)"),
-            ));
-        }
         if self.regions.source == RegionSource::Static && self.regions.names.is_empty() {
             return Err(invalid(
                 "regions.names",
@@ -585,14 +582,6 @@ impl Config {
             patchlake_model::validate_region(r)
                 .map_err(|e| invalid("lake.region", e.to_string()))?;
         }
-        if let Some(url) = &self.lake.endpoint_url
-            && !(url.starts_with("http://") || url.starts_with("https://"))
-        {
-            return Err(invalid(
-                "lake.endpoint_url",
-                format!("{url:?} is not an http(s) URL"),
-            ));
-        }
         if !(5..=5120).contains(&self.lake.part_size_mib) {
             return Err(invalid(
                 "lake.part_size_mib",
@@ -606,22 +595,6 @@ impl Config {
             return Err(invalid(
                 "lake.target_file_size_mib",
                 "must be at least 1".into(),
-            ));
-        }
-        if let Some(arn) = &self.roles.chain_via_role_arn
-            && !is_role_arn(arn)
-        {
-            return Err(invalid(
-                "roles.chain_via_role_arn",
-                format!("{arn:?} is not a role ARN (arn:aws:iam::ACCOUNT:role/NAME)"),
-            ));
-        }
-        if let Some(x) = &self.roles.chain_via_external_id
-            && (x.len() < 2 || x.len() > 1224)
-        {
-            return Err(invalid(
-                "roles.chain_via_external_id",
-                "must be 2 to 1224 characters".into(),
             ));
         }
         if self.report.trend_runs < 1 {
@@ -658,13 +631,34 @@ impl Config {
                 ),
             ));
         }
-        if let Some(x) = &self.roles.external_id
-            && (x.len() < 2 || x.len() > 1224)
-        {
-            return Err(invalid(
-                "roles.external_id",
-                "must be 2 to 1224 characters".into(),
-            ));
+        for (key, arn) in [
+            (
+                "accounts.organizations_role_arn",
+                &self.accounts.organizations_role_arn,
+            ),
+            ("roles.chain_via_role_arn", &self.roles.chain_via_role_arn),
+        ] {
+            if let Some(arn) = arn
+                && !is_role_arn(arn)
+            {
+                return Err(invalid(
+                    key,
+                    format!("{arn:?} is not a role ARN (arn:aws:iam::ACCOUNT:role/NAME)"),
+                ));
+            }
+        }
+        for (key, id) in [
+            ("roles.external_id", &self.roles.external_id),
+            (
+                "roles.chain_via_external_id",
+                &self.roles.chain_via_external_id,
+            ),
+        ] {
+            if let Some(x) = id
+                && (x.len() < 2 || x.len() > 1224)
+            {
+                return Err(invalid(key, "must be 2 to 1224 characters".into()));
+            }
         }
         if !(2..=64).contains(&self.roles.session_name.len()) {
             return Err(invalid(
@@ -681,13 +675,15 @@ impl Config {
                 ),
             ));
         }
-        if let Some(url) = &self.aws.endpoint_url
-            && !(url.starts_with("http://") || url.starts_with("https://"))
-        {
-            return Err(invalid(
-                "aws.endpoint_url",
-                format!("{url:?} is not an http(s) URL"),
-            ));
+        for (key, url) in [
+            ("aws.endpoint_url", &self.aws.endpoint_url),
+            ("lake.endpoint_url", &self.lake.endpoint_url),
+        ] {
+            if let Some(url) = url
+                && !(url.starts_with("http://") || url.starts_with("https://"))
+            {
+                return Err(invalid(key, format!("{url:?} is not an http(s) URL")));
+            }
         }
         if self.aws.max_attempts == 0 {
             return Err(invalid("aws.max_attempts", "must be at least 1".into()));

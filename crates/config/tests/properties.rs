@@ -5,50 +5,6 @@
 use patchlake_config::{Config, ConfigLoader, Error};
 use proptest::prelude::*;
 
-/// Every key, as `config show` prints sections and `--set` accepts them.
-const KEYS: &[&str] = &[
-    "lake.root",
-    "lake.expected_bucket_owner",
-    "lake.kms_key_id",
-    "lake.region",
-    "lake.endpoint_url",
-    "lake.force_path_style",
-    "lake.part_size_mib",
-    "lake.target_file_size_mib",
-    "accounts.source",
-    "accounts.ids",
-    "accounts.organizations_role_arn",
-    "accounts.exclude",
-    "accounts.include_ous",
-    "accounts.exclude_ous",
-    "regions.source",
-    "regions.names",
-    "regions.exclude",
-    "roles.role_name",
-    "roles.arn_template",
-    "roles.external_id",
-    "roles.session_name",
-    "roles.duration_seconds",
-    "roles.chain_via_role_arn",
-    "roles.chain_via_external_id",
-    "aws.home_region",
-    "aws.profile",
-    "aws.endpoint_url",
-    "aws.max_attempts",
-    "aws.attempt_timeout_seconds",
-    "collect.concurrency",
-    "collect.per_region_concurrency",
-    "collect.patch_states",
-    "collect.incremental",
-    "collect.inventory_applications",
-    "collect.max_calls_per_second",
-    "report.stale_after_days",
-    "report.pending_reboot_non_compliant",
-    "report.rejected_non_compliant",
-    "report.exclude_inactive",
-    "report.trend_runs",
-];
-
 const BASE: &str = "[accounts]\nids = [\"012345678901\"]\n";
 
 /// Values that look like what people type, plus arbitrary text.
@@ -105,7 +61,7 @@ proptest! {
 
     #[test]
     fn every_key_override_is_accepted_or_names_the_key(
-        key in prop::sample::select(KEYS.to_vec()),
+        key in prop::sample::select(patchlake_config::keys().collect::<Vec<_>>()),
         raw in value(),
         via_env in any::<bool>(),
     ) {
