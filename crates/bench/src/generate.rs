@@ -332,7 +332,7 @@ impl Fleet {
 
     /// Whether the account-region could not be collected in this run.
     fn task_failed(&self, run: usize, task: usize) -> bool {
-        task != 0 && h(self.seed, 30, run as u64, task as u64) % 40 == 0
+        task != 0 && h(self.seed, 30, run as u64, task as u64).is_multiple_of(40)
     }
 
     /// Values for the query suite, all present in the latest run.
@@ -463,7 +463,7 @@ impl Fleet {
                 ),
                 duration_hours: Some(4),
                 cutoff_hours: Some(1),
-                enabled: h(s, 41, (task * 7 + w) as u64, run as u64) % 10 != 0,
+                enabled: !h(s, 41, (task * 7 + w) as u64, run as u64).is_multiple_of(10),
                 next_execution_at: Some(run_at + chrono::Duration::hours(20 + 24 * w as i64)),
                 target_patch_groups: groups.iter().map(|g| (*g).to_owned()).collect(),
             });
@@ -537,7 +537,7 @@ impl Fleet {
             };
             for (p, patch) in self.catalogs[inst.os].iter().enumerate() {
                 let p = p as u64;
-                if h(s, 70, gi, p) % share != 0 || patch.release_day > scan_day {
+                if !h(s, 70, gi, p).is_multiple_of(share) || patch.release_day > scan_day {
                     continue;
                 }
                 let r = h(s, 71, gi, p);
@@ -551,12 +551,12 @@ impl Fleet {
                 } else if r % 40 == 2 {
                     "INSTALLED_OTHER"
                 } else if scan_day >= fixed_day {
-                    if scan_day == fixed_day && (r >> 16) % 3 == 0 {
+                    if scan_day == fixed_day && (r >> 16).is_multiple_of(3) {
                         "INSTALLED_PENDING_REBOOT"
                     } else {
                         "INSTALLED"
                     }
-                } else if (r >> 20) % 25 == 0 {
+                } else if (r >> 20).is_multiple_of(25) {
                     "FAILED"
                 } else {
                     "MISSING"

@@ -185,26 +185,31 @@ async fn collect_with(
         .collect();
 
     // Patch states, 50 ids per call.
-    let state_results: Vec<Result<Vec<PatchState>, AwsError>> =
-        futures::stream::iter(ids.chunks(PATCH_STATE_BATCH).map(|c| c.to_vec()))
-            .map(|chunk| async move {
-                let pages: Vec<_> = ssm
-                    .describe_instance_patch_states()
-                    .set_instance_ids(Some(chunk))
-                    .into_paginator()
-                    .send()
-                    .try_collect()
-                    .await
-                    .map_err(|e| classify("ssm:DescribeInstancePatchStates", &e))?;
-                Ok(pages
-                    .iter()
-                    .flat_map(|p| p.instance_patch_states())
-                    .map(|s| convert::patch_state(target, s))
-                    .collect())
-            })
-            .buffer_unordered(conc)
-            .collect()
-            .await;
+    // Collected first: a stream over a borrowing `map` closure makes the future's `Send`
+    // bound higher-ranked, which callers that box it (the Lambda handlers) cannot prove.
+    let batches: Vec<Vec<String>> = ids
+        .chunks(PATCH_STATE_BATCH)
+        .map(<[String]>::to_vec)
+        .collect();
+    let state_results: Vec<Result<Vec<PatchState>, AwsError>> = futures::stream::iter(batches)
+        .map(|chunk| async move {
+            let pages: Vec<_> = ssm
+                .describe_instance_patch_states()
+                .set_instance_ids(Some(chunk))
+                .into_paginator()
+                .send()
+                .try_collect()
+                .await
+                .map_err(|e| classify("ssm:DescribeInstancePatchStates", &e))?;
+            Ok(pages
+                .iter()
+                .flat_map(|p| p.instance_patch_states())
+                .map(|s| convert::patch_state(target, s))
+                .collect())
+        })
+        .buffer_unordered(conc)
+        .collect()
+        .await;
     for r in state_results {
         match r {
             Ok(states) => out.patch_states.extend(states),

@@ -29,6 +29,7 @@ pub use plan::{plan, tasks_key};
 pub use report::{report, reports_prefix};
 
 use error::parse_event;
+use futures::future::BoxFuture;
 
 /// The four functions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,13 +60,28 @@ impl Handler {
 
     /// Runs the handler on a raw JSON event: a malformed event is [`ErrorKind::BadInput`]
     /// naming the field.
-    pub async fn invoke(self, deps: &Deps, event: serde_json::Value) -> Result<serde_json::Value> {
+    ///
+    /// Each handler's future is boxed: their types nest deep enough (collector, lake writer,
+    /// DataFusion) to overflow rustc's layout recursion limit in the binaries otherwise.
+    pub fn invoke<'a>(
+        self,
+        deps: &'a Deps,
+        event: serde_json::Value,
+    ) -> BoxFuture<'a, Result<serde_json::Value>> {
         let name = self.name();
         match self {
-            Handler::Plan => to_json(plan(deps, parse_event(name, event)?).await?),
-            Handler::Collect => to_json(collect(deps, parse_event(name, event)?).await?),
-            Handler::Finalize => to_json(finalize(deps, parse_event(name, event)?).await?),
-            Handler::Report => to_json(report(deps, parse_event(name, event)?).await?),
+            Handler::Plan => {
+                Box::pin(async move { to_json(plan(deps, parse_event(name, event)?).await?) })
+            }
+            Handler::Collect => {
+                Box::pin(async move { to_json(collect(deps, parse_event(name, event)?).await?) })
+            }
+            Handler::Finalize => {
+                Box::pin(async move { to_json(finalize(deps, parse_event(name, event)?).await?) })
+            }
+            Handler::Report => {
+                Box::pin(async move { to_json(report(deps, parse_event(name, event)?).await?) })
+            }
         }
     }
 }

@@ -33,7 +33,8 @@ pub async fn serve(handler: Handler) -> Result<(), lambda_runtime::Error> {
     let deps: &'static OnceCell<Deps> = Box::leak(Box::new(OnceCell::new()));
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {
-            let deps = deps.get_or_try_init(Deps::from_env).await?;
+            // Boxed for the same reason as the handlers' futures (see `Handler::invoke`).
+            let deps = deps.get_or_try_init(|| Box::pin(Deps::from_env())).await?;
             tracing::info!(request_id = %event.context.request_id, function = handler.name(), "invoked");
             handler.invoke(deps, event.payload).await
         },

@@ -55,7 +55,7 @@ fn runtime(cause: impl Into<String>) -> StepError {
 }
 
 /// What the execution did, for assertions.
-#[derive(Default, Debug)]
+#[derive(Clone, Default, Debug)]
 pub struct Trace {
     /// (state name, effective input) of every state entered, in order (Map items interleave).
     pub states: Vec<(String, Value)>,

@@ -51,7 +51,7 @@ async fn state_machine_runs_plan_collect_finalize_report_through_the_runtime_api
         "staging left behind"
     );
 
-    let trace = runner.trace.lock().unwrap();
+    let trace = runner.trace.lock().unwrap().clone();
     let names: Vec<&str> = trace.states.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names.iter().filter(|n| **n == "CollectTask").count(), 6);
     let order: Vec<&str> = names
@@ -128,7 +128,7 @@ async fn retryable_errors_are_retried_and_partial_runs_notify() {
     let out = runner.run(json!({})).await.unwrap();
     functions.shutdown().await;
 
-    let trace = runner.trace.lock().unwrap();
+    let trace = runner.trace.lock().unwrap().clone();
     assert_eq!(trace.retries.len(), 2, "{:?}", trace.retries);
     assert!(
         trace
@@ -171,7 +171,7 @@ async fn non_retryable_item_failures_beyond_tolerance_fail_the_run_without_commi
     functions.shutdown().await;
 
     assert_eq!(e.error, "RunFailed");
-    let trace = runner.trace.lock().unwrap();
+    let trace = runner.trace.lock().unwrap().clone();
     assert!(
         trace.retries.is_empty(),
         "BadInput was retried: {:?}",
