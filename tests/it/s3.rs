@@ -157,13 +157,15 @@ async fn a_run_collected_into_s3_reads_back_equal_to_a_local_lake() {
     let q = LakeQuery::from_lake(&lake, AsOf::Latest, ReportParams::default())
         .await
         .unwrap();
-    // The query fails instead of answering from a damaged file. (parquet 59.3 panics inside
-    // its footer decoder on such bytes; DataFusion turns the panic into an error, but the
-    // message does not name the file yet, so `verify` is what names it.)
+    // The query fails instead of answering from a damaged file, naming it. (parquet 59.3
+    // panics inside its footer decoder on such bytes and DataFusion's error names no file:
+    // the query layer checks the run's files against its runs record to name it.)
     let err = q
         .sql("SELECT COUNT(*) FROM instances WHERE instance_id <> ''")
-        .await;
-    assert!(err.is_err(), "a corrupt file must fail the query");
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains(&file.path), "{err}");
+    assert!(err.to_string().contains("lake verify"), "{err}");
     let verified = lake.verify(&second.run.run_id).await.unwrap();
     assert!(
         !verified.is_ok() && verified.to_string().contains(&file.path),

@@ -9,7 +9,7 @@ use futures::future::BoxFuture;
 use patchlake_assume::ClientFactory;
 use patchlake_collect::{Collector, Prior, PriorRun, Target};
 use patchlake_config::Config;
-use patchlake_lake::{Lake, LakeOptions, RunMeta, S3Options};
+use patchlake_lake::{Lake, RunMeta};
 use patchlake_model::{
     Coverage, CoverageStatus, InstancePatch, PatchState, RunId, RunRecord, Table,
 };
@@ -122,13 +122,8 @@ pub async fn open_lake(config: &Config) -> Result<Lake> {
 /// [`open_lake`] with the run's client factory, so an S3 lake is written with the same
 /// starting identity as the rest of the run.
 pub async fn open_lake_with(config: &Config, factory: Option<&ClientFactory>) -> Result<Lake> {
-    let lake = &config.lake;
-    let root = &lake.root;
-    let options = LakeOptions {
-        target_file_bytes: lake.target_file_size_mib.saturating_mul(MIB),
-        ..LakeOptions::default()
-    };
-    let (client, s3_options) = if root.starts_with("s3://") {
+    let root = &config.lake.root;
+    let s3 = if root.starts_with("s3://") {
         let owned;
         let factory = match factory {
             Some(f) => f,
@@ -137,29 +132,15 @@ pub async fn open_lake_with(config: &Config, factory: Option<&ClientFactory>) ->
                 &owned
             }
         };
-        let part_size = lake.part_size_mib.saturating_mul(MIB);
-        let options = S3Options {
-            expected_bucket_owner: lake.expected_bucket_owner.clone(),
-            sse_kms_key_id: lake.kms_key_id.clone(),
-            multipart_threshold: part_size,
-            part_size,
-            endpoint_url: lake.endpoint_url.clone(),
-            force_path_style: lake.force_path_style,
-            credentials: factory.s3_credentials(),
-            ..S3Options::default()
-        };
-        (Some(factory.s3(lake)), options)
+        Some((factory.s3(&config.lake), factory.s3_credentials()))
     } else {
-        (None, S3Options::default())
+        None
     };
-    let opened = Lake::open_url(root, client, s3_options)
+    Lake::open_configured(&config.lake, s3)
         .await
         .map_err(|e| explain(e, config))
-        .with_context(|| format!("opening the lake at lake.root = {root:?}"))?;
-    Ok(opened.with_options(options))
+        .with_context(|| format!("opening the lake at lake.root = {root:?}"))
 }
-
-const MIB: u64 = 1024 * 1024;
 
 /// A lake error with the configuration key to look at, when one is to blame.
 pub fn explain(e: patchlake_lake::Error, config: &Config) -> anyhow::Error {

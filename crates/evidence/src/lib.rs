@@ -169,15 +169,22 @@ impl Bundle {
     }
 
     fn write_zip(&self, path: &Path) -> Result<()> {
-        let zip_err = |source| Error::Zip {
+        let bytes = self.zip_bytes().map_err(|source| Error::Zip {
             path: path.to_path_buf(),
             source,
-        };
+        })?;
         let mut tmp = path.as_os_str().to_owned();
         tmp.push(".partial");
         let tmp = PathBuf::from(tmp);
-        let file = fs::File::create(&tmp).map_err(io_at(&tmp))?;
-        let mut zip = zip::ZipWriter::new(io::BufWriter::new(file));
+        fs::write(&tmp, bytes).map_err(io_at(&tmp))?;
+        fs::rename(&tmp, path).map_err(io_at(path))?;
+        Ok(())
+    }
+
+    /// The bundle as a zip archive (what [`Bundle::write`] puts in a `.zip` file), for
+    /// writers that store it elsewhere than a local file, such as an S3 object.
+    pub fn zip_bytes(&self) -> Result<Vec<u8>, zip::result::ZipError> {
+        let mut zip = zip::ZipWriter::new(io::Cursor::new(Vec::new()));
         // A fixed timestamp: the same bundle gives the same zip bytes.
         let options = zip::write::SimpleFileOptions::default()
             .compression_method(zip::CompressionMethod::Deflated)
@@ -189,14 +196,10 @@ impl Bundle {
             .map(|(n, b)| (n.as_str(), b.as_slice()))
             .chain([(MANIFEST, manifest.as_slice())])
         {
-            zip.start_file(name, options).map_err(zip_err)?;
-            zip.write_all(bytes).map_err(io_at(path))?;
+            zip.start_file(name, options)?;
+            zip.write_all(bytes)?;
         }
-        let mut out = zip.finish().map_err(zip_err)?;
-        out.flush().map_err(io_at(&tmp))?;
-        drop(out);
-        fs::rename(&tmp, path).map_err(io_at(path))?;
-        Ok(())
+        Ok(zip.finish()?.into_inner())
     }
 }
 

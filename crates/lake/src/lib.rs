@@ -120,6 +120,38 @@ impl Lake {
         }
     }
 
+    /// Opens the lake a `[lake]` configuration names: [`Lake::open_url`] of `lake.root` with
+    /// the S3 options and file sizes its keys set. `s3` is the client and the credentials it
+    /// signs with (the readers' object store signs with the same ones); it is needed only
+    /// for an `s3://` root. The one place that maps `lake.*` keys onto the writer, shared by
+    /// the CLI and the Lambda functions.
+    pub async fn open_configured(
+        config: &patchlake_config::LakeConfig,
+        s3: Option<(
+            aws_sdk_s3::Client,
+            Option<aws_sdk_s3::config::SharedCredentialsProvider>,
+        )>,
+    ) -> Result<Lake> {
+        const MIB: u64 = 1024 * 1024;
+        let part_size = config.part_size_mib.saturating_mul(MIB);
+        let (client, credentials) = s3.unzip();
+        let s3_options = S3Options {
+            expected_bucket_owner: config.expected_bucket_owner.clone(),
+            sse_kms_key_id: config.kms_key_id.clone(),
+            multipart_threshold: part_size,
+            part_size,
+            endpoint_url: config.endpoint_url.clone(),
+            force_path_style: config.force_path_style,
+            credentials: credentials.flatten(),
+            ..S3Options::default()
+        };
+        let lake = Lake::open_url(&config.root, client, s3_options).await?;
+        Ok(lake.with_options(LakeOptions {
+            target_file_bytes: config.target_file_size_mib.saturating_mul(MIB),
+            ..LakeOptions::default()
+        }))
+    }
+
     /// A lake over any storage backend.
     pub fn with_storage(storage: Arc<dyn Storage>) -> Lake {
         Lake {

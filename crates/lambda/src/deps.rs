@@ -7,7 +7,7 @@ use std::sync::Arc;
 use aws_credential_types::Credentials;
 use patchlake_assume::ClientFactory;
 use patchlake_config::{Config, ConfigLoader};
-use patchlake_lake::{Lake, LakeOptions, S3Options};
+use patchlake_lake::Lake;
 
 use crate::error::{HandlerError, Result};
 
@@ -64,24 +64,13 @@ pub fn config_from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Res
 }
 
 /// Opens the lake of `lake.root`: a local directory, or `s3://bucket/prefix` through the
-/// factory's S3 client (bucket owner and SSE-KMS key from the `lake.*` keys).
+/// factory's S3 client and credentials.
 async fn open_lake(config: &Config, factory: &ClientFactory) -> Result<Lake> {
-    let lake = &config.lake;
-    let root = &lake.root;
-    let s3 = root.starts_with("s3://").then(|| factory.s3(lake));
-    let options = S3Options {
-        expected_bucket_owner: lake.expected_bucket_owner.clone(),
-        sse_kms_key_id: lake.kms_key_id.clone(),
-        part_size: lake.part_size_mib * 1024 * 1024,
-        endpoint_url: lake.endpoint_url.clone(),
-        force_path_style: lake.force_path_style,
-        ..S3Options::default()
-    };
-    let opened = Lake::open_url(root, s3, options).await.map_err(|e| {
-        HandlerError::lake(&format!("opening the lake at lake.root = {root:?}"), &e)
-    })?;
-    Ok(opened.with_options(LakeOptions {
-        target_file_bytes: lake.target_file_size_mib * 1024 * 1024,
-        ..LakeOptions::default()
-    }))
+    let root = &config.lake.root;
+    let s3 = root
+        .starts_with("s3://")
+        .then(|| (factory.s3(&config.lake), factory.s3_credentials()));
+    Lake::open_configured(&config.lake, s3)
+        .await
+        .map_err(|e| HandlerError::lake(&format!("opening the lake at lake.root = {root:?}"), &e))
 }

@@ -124,6 +124,11 @@ pub struct ReportOutput {
     pub run_id: String,
     /// Where the outputs are (a lake URL prefix).
     pub prefix: String,
-    /// Object keys written, relative to the lake root.
+    /// Report object keys written, relative to the lake root.
     pub objects: Vec<String>,
+    /// The evidence bundle's key (a zip), relative to the lake root.
+    pub evidence: String,
+    /// SHA-256 of the bundle's `manifest.json`: kept apart from the bundle (the execution
+    /// history keeps it), it detects a bundle whose files and manifest were altered together.
+    pub evidence_manifest_sha256: String,
 }

@@ -26,7 +26,7 @@ pub use deps::{CONFIG_FILE_VAR, CONFIG_TOML_VAR, Deps, config_from_vars};
 pub use error::{ErrorKind, HandlerError, Result};
 pub use finalize::finalize;
 pub use plan::{plan, tasks_key};
-pub use report::{report, reports_prefix};
+pub use report::{EVIDENCE_OBJECT, report, reports_prefix};
 
 use error::parse_event;
 use futures::future::BoxFuture;

@@ -1,4 +1,5 @@
-//! `report`: the report suite over the committed run, written into the lake under `reports/`.
+//! `report`: the report suite over the committed run and its audit evidence bundle, written
+//! into the lake under `reports/`.
 
 use patchlake_model::RunId;
 use patchlake_query::{AsOf, LakeQuery, ReportOptions, ReportParams, list_reports};
@@ -16,8 +17,14 @@ pub fn reports_prefix(run_id: &RunId) -> String {
     format!("reports/dt={}/run_id={run_id}", run_id.dt())
 }
 
+/// Name of the evidence bundle (a zip, as `patchlake evidence --out FILE.zip` writes it) in a
+/// run's reports prefix.
+pub const EVIDENCE_OBJECT: &str = "evidence.zip";
+
 /// Runs every named report over `run_id` (which must be committed) and writes each in every
-/// format. Objects are overwritten, so a retry is harmless.
+/// format, then the run's evidence bundle (reports, SQL, coverage, configuration hash and a
+/// SHA-256 manifest; `patchlake evidence verify` rechecks it). Objects are overwritten with
+/// the same content, so a retry is harmless.
 pub async fn report(deps: &Deps, input: ReportInput) -> Result<ReportOutput> {
     let run_id: RunId = input.run_id.parse().map_err(|e| {
         HandlerError::bad_input(format!(
@@ -63,10 +70,41 @@ pub async fn report(deps: &Deps, input: ReportInput) -> Result<ReportOutput> {
             objects.push(key);
         }
     }
-    tracing::info!(run_id = %run_id, objects = objects.len(), "reports written");
+    let meta = patchlake_evidence::BundleMeta {
+        as_of: run_id.to_string(),
+        tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+        lake_root: deps.config.lake.root.clone(),
+        config_json: serde_json::to_vec(&*deps.config).map_err(|e| {
+            HandlerError::new(
+                ErrorKind::Internal,
+                format!("{context}: configuration: {e}"),
+            )
+        })?,
+        controls: true,
+    };
+    let internal = |what: &str, e: &dyn std::fmt::Display| {
+        HandlerError::new(ErrorKind::Internal, format!("{context}: {what}: {e}"))
+    };
+    let bundle = patchlake_evidence::build(&q, &meta)
+        .await
+        .map_err(|e| internal("building the evidence bundle", &e))?;
+    let zip = bundle
+        .zip_bytes()
+        .map_err(|e| internal("zipping the evidence bundle", &e))?;
+    let key = format!("{prefix}/{EVIDENCE_OBJECT}");
+    deps.lake
+        .storage()
+        .put(&key, zip)
+        .await
+        .map_err(|e| HandlerError::lake(&format!("{context}: writing {key}"), &e))?;
+    let evidence_manifest_sha256 = bundle.manifest_sha256();
+    tracing::info!(run_id = %run_id, objects = objects.len() + 1, evidence = %key,
+        manifest_sha256 = %evidence_manifest_sha256, "reports and evidence written");
     Ok(ReportOutput {
         run_id: run_id.to_string(),
         prefix: deps.lake.storage().url(&prefix),
         objects,
+        evidence: key,
+        evidence_manifest_sha256,
     })
 }

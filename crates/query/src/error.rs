@@ -55,6 +55,16 @@ pub enum Error {
         source: Box<DataFusionError>,
     },
 
+    #[error(
+        "{context} failed reading damaged lake files: {problems} (the files differ from their runs record; `patchlake lake verify` lists every damaged file): {source}"
+    )]
+    Damaged {
+        context: String,
+        problems: String,
+        #[source]
+        source: Box<DataFusionError>,
+    },
+
     #[error(transparent)]
     Lake(#[from] patchlake_lake::Error),
 }

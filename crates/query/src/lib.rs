@@ -146,6 +146,8 @@ pub fn session_config() -> SessionConfig {
 /// A query context over one committed run of a lake.
 pub struct LakeQuery {
     ctx: SessionContext,
+    /// Kept to name damaged files when a query fails reading them.
+    lake: Lake,
     run: RunRecord,
     runs: Vec<RunRecord>,
     params: ReportParams,
@@ -234,6 +236,7 @@ impl LakeQuery {
         tracing::debug!(run_id = %run.run_id, as_of = %as_of, "opened lake query");
         Ok(LakeQuery {
             ctx,
+            lake: lake.clone(),
             run,
             runs,
             params,
@@ -268,12 +271,15 @@ impl LakeQuery {
     /// rows), so its schema is always known.
     pub async fn report(&self, name: &str) -> Result<Vec<RecordBatch>> {
         let report = find_report(name)?;
-        self.run_sql(report.sql)
-            .await
-            .map_err(|source| Error::Report {
-                name: name.to_owned(),
-                source: Box::new(source),
-            })
+        match self.run_sql(report.sql).await {
+            Ok(batches) => Ok(batches),
+            Err(source) => Err(self
+                .damaged(format!("report {name}"), source, |source| Error::Report {
+                    name: name.to_owned(),
+                    source,
+                })
+                .await),
+        }
     }
 
     /// Runs every named report, in presentation order.
@@ -318,9 +324,60 @@ impl LakeQuery {
 
     /// Runs ad-hoc, read-only SQL (no DDL, DML or `SET`).
     pub async fn sql(&self, text: &str) -> Result<Vec<RecordBatch>> {
-        self.run_sql(text).await.map_err(|source| Error::Sql {
-            source: Box::new(source),
-        })
+        match self.run_sql(text).await {
+            Ok(batches) => Ok(batches),
+            Err(source) => Err(self
+                .damaged("query".to_owned(), source, |source| Error::Sql { source })
+                .await),
+        }
+    }
+
+    /// The error for a failed query: when it failed while executing (not planning), the
+    /// committed files it may have read are checked against their runs records, and any that
+    /// are damaged are named ([`Error::Damaged`]) — a Parquet decoder's message names no file.
+    /// Otherwise `plain(source)`.
+    async fn damaged(
+        &self,
+        context: String,
+        source: DataFusionError,
+        plain: impl FnOnce(Box<DataFusionError>) -> Error,
+    ) -> Error {
+        let planning = matches!(
+            source.find_root(),
+            DataFusionError::Plan(_)
+                | DataFusionError::SQL(..)
+                | DataFusionError::SchemaError(..)
+                | DataFusionError::NotImplemented(_)
+                | DataFusionError::Configuration(_)
+        );
+        if !planning {
+            // The selected run first: most queries read only it.
+            let mut order: Vec<&RunRecord> = vec![&self.run];
+            order.extend(
+                self.runs
+                    .iter()
+                    .rev()
+                    .filter(|r| r.run_id != self.run.run_id),
+            );
+            for run in order {
+                match self.lake.verify(&run.run_id).await {
+                    Ok(report) if !report.is_ok() => {
+                        let problems: Vec<String> =
+                            report.problems.iter().map(ToString::to_string).collect();
+                        return Error::Damaged {
+                            context,
+                            problems: problems.join("; "),
+                            source: Box::new(source),
+                        };
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(run_id = %run.run_id, "could not check the run's files after a failed query: {e}");
+                    }
+                }
+            }
+        }
+        plain(Box::new(source))
     }
 
     async fn run_sql(&self, text: &str) -> Result<Vec<RecordBatch>, DataFusionError> {

@@ -34,6 +34,18 @@ async fn state_machine_runs_plan_collect_finalize_report_through_the_runtime_api
     for key in objects {
         assert!(dir.path().join(key.as_str().unwrap()).is_file(), "{key}");
     }
+    // The evidence bundle verifies, and its manifest is the one the execution recorded.
+    let bundle = dir.path().join(out["report"]["evidence"].as_str().unwrap());
+    let verified = patchlake_evidence::verify(&bundle).unwrap();
+    assert!(verified.is_ok(), "{:?}", verified.problems);
+    assert_eq!(
+        verified.manifest_sha256,
+        out["report"]["evidence_manifest_sha256"].as_str().unwrap()
+    );
+    assert_eq!(
+        verified.manifest.run_id,
+        out["run"]["run_id"].as_str().unwrap()
+    );
     // The run is committed in the lake, with every instance of the fleet.
     let lake = Lake::open_existing(dir.path()).unwrap();
     let runs = lake.committed_runs().await.unwrap();

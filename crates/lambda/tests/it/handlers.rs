@@ -277,7 +277,7 @@ fn configuration_comes_from_the_environment() {
     let c = patchlake_lambda::config_from_vars(vars(&[
         (
             "PATCHLAKE_CONFIG_TOML",
-            "[lake]\nroot = \"/tmp/lake-a\"\n[collect]\nconcurrency = 3\n",
+            "[accounts]\nids = [\"111111111111\"]\n[lake]\nroot = \"/tmp/lake-a\"\n[collect]\nconcurrency = 3\n",
         ),
         ("PATCHLAKE_LAKE_ROOT", "/tmp/lake-b"),
         ("HOME", "/root"),
