@@ -6,6 +6,7 @@ mod collect;
 mod discover;
 mod e2e;
 mod harness;
+mod infra;
 mod moto;
 mod s3;
 mod secrets;

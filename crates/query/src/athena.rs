@@ -90,6 +90,73 @@ pub fn create_table(table: Table) -> String {
     )
 }
 
+/// First and last lines of the generated block of `AWS::Glue::Table` resources in
+/// `infra/template.yaml` ([`glue_tables_cfn`]).
+pub const CFN_BEGIN: &str =
+    "  # BEGIN generated Glue tables (crates/query/src/athena.rs; PATCHLAKE_BLESS=1 rewrites)";
+pub const CFN_END: &str = "  # END generated Glue tables";
+
+/// The hub template's Glue tables: the same tables, columns and partition projection as
+/// [`create_table`], as CloudFormation resources over the stack's lake bucket (`LakeBucket`,
+/// prefix `lake/`) in the stack's Glue database (`LakeDatabase`), between [`CFN_BEGIN`]
+/// and [`CFN_END`].
+pub fn glue_tables_cfn() -> String {
+    let mut out = format!("{CFN_BEGIN}\n");
+    for table in Table::ALL {
+        let name = table.name();
+        let resource: String = name
+            .split('_')
+            .map(|w| w[..1].to_uppercase() + &w[1..])
+            .collect();
+        let columns: String = table
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| {
+                format!(
+                    "            - {{ Name: {}, Type: \"{}\" }}\n",
+                    f.name(),
+                    hive_type(f.data_type())
+                )
+            })
+            .collect();
+        out.push_str(&format!(
+            "  {resource}Table:\n    \
+             Type: AWS::Glue::Table\n    \
+             Properties:\n      \
+             CatalogId: !Ref AWS::AccountId\n      \
+             DatabaseName: !Ref LakeDatabase\n      \
+             TableInput:\n        \
+             Name: {name}\n        \
+             Description: \"patchlake lake table {name}; query the history_{name} view (committed runs only)\"\n        \
+             TableType: EXTERNAL_TABLE\n        \
+             PartitionKeys:\n          \
+             - {{ Name: dt, Type: string }}\n        \
+             Parameters:\n          \
+             EXTERNAL: \"TRUE\"\n          \
+             classification: parquet\n          \
+             parquet.compression: ZSTD\n          \
+             projection.enabled: \"true\"\n          \
+             projection.dt.type: date\n          \
+             projection.dt.format: yyyy-MM-dd\n          \
+             projection.dt.range: \"2024-01-01,NOW\"\n          \
+             projection.dt.interval: \"1\"\n          \
+             projection.dt.interval.unit: DAYS\n          \
+             storage.location.template: !Sub \"s3://${{LakeBucket}}/lake/{name}/dt=${{!dt}}/\"\n        \
+             StorageDescriptor:\n          \
+             Location: !Sub \"s3://${{LakeBucket}}/lake/{name}/\"\n          \
+             InputFormat: org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat\n          \
+             OutputFormat: org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat\n          \
+             SerdeInfo:\n            \
+             SerializationLibrary: org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe\n          \
+             Columns:\n{columns}\n"
+        ));
+    }
+    out.push_str(CFN_END);
+    out.push('\n');
+    out
+}
+
 /// `history_<table>`: every committed run's rows, with `dt` and `run_id` last, as the
 /// DataFusion table of the same name.
 pub fn history_view(table: Table) -> String {
