@@ -103,6 +103,38 @@ pub(crate) fn encode(batch: &RecordBatch, props: WriterProperties, path: &str) -
     writer.into_inner().map_err(Error::parquet(path))
 }
 
+/// Encodes a stream of batches as one Parquet file in memory, one batch at a time, after
+/// `check` accepts each: (rows, bytes), or `None` bytes when there are no rows.
+pub(crate) fn encode_stream(
+    batches: impl Iterator<Item = Result<RecordBatch>>,
+    props: WriterProperties,
+    path: &str,
+    mut check: impl FnMut(&RecordBatch) -> Result<()>,
+) -> Result<(usize, Option<Vec<u8>>)> {
+    let mut writer = None;
+    let mut rows = 0;
+    for batch in batches {
+        let batch = batch?;
+        if batch.num_rows() == 0 {
+            continue;
+        }
+        check(&batch)?;
+        let w = match &mut writer {
+            Some(w) => w,
+            None => writer.insert(
+                ArrowWriter::try_new(Vec::new(), batch.schema(), Some(props.clone()))
+                    .map_err(Error::parquet(path))?,
+            ),
+        };
+        w.write(&batch).map_err(Error::parquet(path))?;
+        rows += batch.num_rows();
+    }
+    let bytes = writer
+        .map(|w| w.into_inner().map_err(Error::parquet(path)))
+        .transpose()?;
+    Ok((rows, bytes))
+}
+
 /// Runs a decoder over a file the lake does not control the bytes of; a panic inside the
 /// Parquet crate on malformed input becomes [`Error::Corrupt`] naming the file.
 fn guarded<T>(shown: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {

@@ -87,10 +87,11 @@ impl Lake {
                 detail: e.to_string(),
             })?;
         }
-        let batches = task.to_batches().map_err(|source| Error::Model {
+        let model_err = |source| Error::Model {
             context: format!("task {task_key}"),
             source,
-        })?;
+        };
+        let batches = task.other_batches().map_err(model_err)?;
         for (table, batch) in &batches {
             check_rows(
                 &task_key,
@@ -100,6 +101,11 @@ impl Lake {
                 batch,
             )?;
         }
+        // instance_patches, the largest by far, is streamed: spilled chunks are decoded and
+        // re-encoded one at a time, never held whole as Arrow arrays.
+        let patches = task.instance_patch_batches().map_err(model_err)?;
+        let patch_key = layout::staged_key(run_id, Table::InstancePatches, &task_key);
+        let patch_shown = self.storage.url(&patch_key);
 
         let keys: Vec<(Table, String)> = batches
             .iter()
@@ -107,8 +113,13 @@ impl Lake {
             .collect();
         let shown: Vec<String> = keys.iter().map(|(_, k)| self.storage.url(k)).collect();
         let row_group_rows = self.options.row_group_rows;
-        let encoded = blocking(move || {
-            batches
+        let (task_key_c, account, region) = (
+            task_key.clone(),
+            coverage.account_id.clone(),
+            coverage.region.clone(),
+        );
+        let (mut encoded, patch_encoded) = blocking(move || {
+            let encoded = batches
                 .into_iter()
                 .zip(shown)
                 .map(|((table, batch), shown)| {
@@ -119,9 +130,24 @@ impl Lake {
                     let props = format::writer_properties(Some(table), false, row_group_rows);
                     Ok((rows, Some(format::encode(&batch, props, &shown)?)))
                 })
-                .collect::<Result<Vec<_>>>()
+                .collect::<Result<Vec<_>>>()?;
+            let table = Table::InstancePatches;
+            let props = format::writer_properties(Some(table), false, row_group_rows);
+            let patches = patches.map(|b| {
+                b.map_err(|source| Error::Model {
+                    context: format!("task {task_key_c}"),
+                    source,
+                })
+            });
+            let patch_encoded = format::encode_stream(patches, props, &patch_shown, |b| {
+                check_rows(&task_key_c, &account, &region, table, b)
+            })?;
+            Ok((encoded, patch_encoded))
         })
         .await?;
+        let mut keys = keys;
+        keys.insert(2, (Table::InstancePatches, patch_key));
+        encoded.insert(2, patch_encoded);
 
         let coverage_key = layout::staged_key(run_id, Table::Coverage, &task_key);
         self.storage.delete(&coverage_key).await?;

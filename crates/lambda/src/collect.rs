@@ -33,7 +33,9 @@ pub async fn collect(deps: &Deps, input: CollectInput) -> Result<CollectOutput> 
         }
         None => Collector::new(deps.factory.clone(), deps.config.clone()),
     };
-    let task = collector.collect(&target).await;
+    // Boxed: the collector's future nests deep enough to overflow rustc's layout recursion
+    // limit inside this one.
+    let task = Box::pin(collector.collect(&target)).await;
     let staged = deps.lake.stage(&run_id, &task).await.map_err(|e| {
         HandlerError::lake(
             &format!(

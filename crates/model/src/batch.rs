@@ -119,9 +119,120 @@ pub fn instance_patches_batch(rows: &[InstancePatch]) -> Result<RecordBatch> {
         .map_err(arrow_err(Table::InstancePatches))
 }
 
+/// Once a [`TaskOutput`] holds this many `instance_patches` rows as values,
+/// [`TaskOutput::spill_patches`] encodes them.
+pub const PATCH_SPILL_ROWS: usize = 50_000;
+
+/// `instance_patches` rows spilled by [`TaskOutput::spill_patches`]: one zstd-compressed
+/// Parquet file in memory. It is transient (the lake re-encodes the rows with its own layout
+/// when it stages the task), so it is written with plain settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SpilledChunk {
+    pub rows: usize,
+    pub parquet: bytes::Bytes,
+}
+
+impl SpilledChunk {
+    fn encode(rows: &[InstancePatch]) -> Result<SpilledChunk> {
+        let batch = instance_patches_batch(rows)?;
+        let props = parquet::file::properties::WriterProperties::builder()
+            .set_compression(parquet::basic::Compression::ZSTD(Default::default()))
+            .build();
+        let spill_err = |e: parquet::errors::ParquetError| Error::Arrow {
+            table: Table::InstancePatches.name(),
+            source: arrow::error::ArrowError::ExternalError(Box::new(e)),
+        };
+        let mut writer =
+            parquet::arrow::ArrowWriter::try_new(Vec::new(), batch.schema(), Some(props))
+                .map_err(spill_err)?;
+        writer.write(&batch).map_err(spill_err)?;
+        Ok(SpilledChunk {
+            rows: rows.len(),
+            parquet: writer.into_inner().map_err(spill_err)?.into(),
+        })
+    }
+
+    /// The chunk's rows, as the batches it was written in.
+    pub fn batches(&self) -> Result<Vec<RecordBatch>> {
+        let read_err = |e: parquet::errors::ParquetError| Error::Arrow {
+            table: Table::InstancePatches.name(),
+            source: arrow::error::ArrowError::ExternalError(Box::new(e)),
+        };
+        parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(self.parquet.clone())
+            .map_err(read_err)?
+            .build()
+            .map_err(read_err)?
+            .map(|b| b.map_err(arrow_err(Table::InstancePatches)))
+            .collect()
+    }
+}
+
 impl TaskOutput {
+    /// Once `instance_patches` holds [`PATCH_SPILL_ROWS`] rows, moves them into
+    /// `spilled_patches` as one compressed chunk: about 10 bytes a row instead of about 600 as
+    /// values, so an account-region with millions of patch rows (10,000 instances × hundreds
+    /// of patches) is collected within a Lambda function's memory. Collectors call it as rows
+    /// arrive.
+    pub fn spill_patches(&mut self) -> Result<()> {
+        if self.instance_patches.len() >= PATCH_SPILL_ROWS {
+            self.spilled_patches
+                .push(SpilledChunk::encode(&self.instance_patches)?);
+            self.instance_patches = Vec::new();
+        }
+        Ok(())
+    }
+
+    /// Rows of `instance_patches`, spilled or not.
+    pub fn instance_patch_count(&self) -> usize {
+        self.spilled_patches.iter().map(|c| c.rows).sum::<usize>() + self.instance_patches.len()
+    }
+
+    /// Every `instance_patches` row as batches, decoded lazily one chunk at a time (the
+    /// spilled chunks in order, then the rows held as values), owning what it reads so it can
+    /// move to a blocking thread.
+    pub fn instance_patch_batches(
+        &self,
+    ) -> Result<impl Iterator<Item = Result<RecordBatch>> + Send + 'static> {
+        let last = instance_patches_batch(&self.instance_patches)?;
+        let chunks = self.spilled_patches.clone();
+        Ok(chunks
+            .into_iter()
+            .flat_map(|c| match c.batches() {
+                Ok(batches) => batches.into_iter().map(Ok).collect::<Vec<_>>(),
+                Err(e) => vec![Err(e)],
+            })
+            .chain([Ok(last)]))
+    }
+
+    /// Every `instance_patches` row as values, spilled ones decoded (tests and small tasks).
+    pub fn all_instance_patches(&self) -> Result<Vec<InstancePatch>> {
+        let mut out = Vec::with_capacity(self.instance_patch_count());
+        for chunk in &self.spilled_patches {
+            for batch in chunk.batches()? {
+                out.extend(deserialize_rows::<InstancePatch>(
+                    Table::InstancePatches,
+                    &batch,
+                )?);
+            }
+        }
+        out.extend(self.instance_patches.iter().cloned());
+        Ok(out)
+    }
+
     /// One batch per data table, in [`Table::DATA`] order (empty tables give empty batches).
+    /// `instance_patches` is concatenated whole: the lake's staging streams it instead
+    /// ([`TaskOutput::other_batches`] and [`TaskOutput::instance_patch_batches`]).
     pub fn to_batches(&self) -> Result<Vec<(Table, RecordBatch)>> {
+        let patches: Vec<RecordBatch> = self.instance_patch_batches()?.collect::<Result<_>>()?;
+        let patches = arrow::compute::concat_batches(&Table::InstancePatches.schema(), &patches)
+            .map_err(arrow_err(Table::InstancePatches))?;
+        let mut out = self.other_batches()?;
+        out.insert(2, (Table::InstancePatches, patches));
+        Ok(out)
+    }
+
+    /// [`TaskOutput::to_batches`] without `instance_patches`.
+    pub fn other_batches(&self) -> Result<Vec<(Table, RecordBatch)>> {
         Ok(vec![
             (
                 Table::Instances,
@@ -130,10 +241,6 @@ impl TaskOutput {
             (
                 Table::PatchStates,
                 serialize_rows(Table::PatchStates, &self.patch_states)?,
-            ),
-            (
-                Table::InstancePatches,
-                instance_patches_batch(&self.instance_patches)?,
             ),
             (
                 Table::Baselines,
@@ -309,5 +416,37 @@ mod tests {
         let batch = rec.to_batch().unwrap();
         assert_eq!(batch.num_rows(), 1);
         assert_eq!(RunRecord::from_batch(&batch, &run_id).unwrap(), vec![rec]);
+    }
+
+    #[test]
+    fn spilled_patches_come_back_in_order_and_much_smaller() {
+        let mut task = sample_task();
+        let template = task.instance_patches[0].clone();
+        let total = 2 * PATCH_SPILL_ROWS + 17;
+        let mut expected = task.instance_patches.clone();
+        let mut values_bytes = 0;
+        for i in 0..total {
+            let mut row = template.clone();
+            row.instance_id = format!("i-{:017x}", i / 300);
+            row.title = format!("patch {}", i % 300);
+            values_bytes += std::mem::size_of::<InstancePatch>() + row.title.len() + 19;
+            expected.push(row.clone());
+            task.instance_patches.push(row);
+            task.spill_patches().unwrap();
+        }
+        assert_eq!(task.spilled_patches.len(), 2);
+        assert!(task.instance_patches.len() < PATCH_SPILL_ROWS);
+        assert_eq!(task.instance_patch_count(), expected.len());
+        assert_eq!(task.all_instance_patches().unwrap(), expected);
+        let spilled: usize = task.spilled_patches.iter().map(|c| c.parquet.len()).sum();
+        let spilled_rows: usize = task.spilled_patches.iter().map(|c| c.rows).sum();
+        // Far below the values' own size (which undercounts heap overhead).
+        assert!(
+            spilled * 20 < values_bytes * spilled_rows / total,
+            "{spilled} bytes"
+        );
+        let batches = task.to_batches().unwrap();
+        assert_eq!(batches[2].0, Table::InstancePatches);
+        assert_eq!(batches[2].1.num_rows(), expected.len());
     }
 }

@@ -226,7 +226,11 @@ pub struct RunRecord {
 pub struct TaskOutput {
     pub instances: Vec<Instance>,
     pub patch_states: Vec<PatchState>,
+    /// The `instance_patches` rows not yet spilled (see [`TaskOutput::spill_patches`]).
     pub instance_patches: Vec<InstancePatch>,
+    /// `instance_patches` rows moved out of `instance_patches` while collecting, oldest
+    /// first; all rows of the task are these, then `instance_patches`.
+    pub spilled_patches: Vec<crate::SpilledChunk>,
     pub baselines: Vec<Baseline>,
     pub patch_groups: Vec<PatchGroupRegistration>,
     pub inventory_applications: Vec<InventoryApplication>,
@@ -241,6 +245,7 @@ impl TaskOutput {
             instances: Vec::new(),
             patch_states: Vec::new(),
             instance_patches: Vec::new(),
+            spilled_patches: Vec::new(),
             baselines: Vec::new(),
             patch_groups: Vec::new(),
             inventory_applications: Vec::new(),

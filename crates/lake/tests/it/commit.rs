@@ -254,6 +254,41 @@ async fn large_tables_are_split_into_ordered_parts(backend: Backend) {
     assert_eq!(all[0][..2], [B.to_owned(), "ap-south-1".to_owned()]);
 }
 
+/// A task whose collector spilled most of its patch rows as compressed chunks stages and
+/// commits exactly the rows, in the same order, as the same task held as values.
+async fn spilled_patch_rows_stage_like_values(backend: Backend) {
+    let t = TestLake::new(backend).await;
+    let lake = &t.lake;
+    let values = task(A, "us-east-1", 130, 1000, CoverageStatus::Ok);
+    let mut spilled = values.clone();
+    let rows = std::mem::take(&mut spilled.instance_patches);
+    for chunk in rows.chunks(30_000) {
+        spilled.instance_patches.extend_from_slice(chunk);
+        spilled.spill_patches().unwrap();
+    }
+    assert_eq!(spilled.spilled_patches.len(), 2);
+    assert_eq!(spilled.instance_patches.len(), 10_000);
+
+    let mut keys = Vec::new();
+    for (hour, task) in [(4, &values), (5, &spilled)] {
+        let run = run_id(hour);
+        let staged = lake.stage(&run, task).await.unwrap();
+        assert_eq!(staged.rows(Table::InstancePatches), 130_000);
+        let record = lake.finalize(&RunMeta::new(run)).await.unwrap();
+        assert_eq!(record.row_counts["instance_patches"], 130_000);
+        let mut rows = Vec::new();
+        for f in record
+            .files
+            .iter()
+            .filter(|f| f.table == "instance_patches")
+        {
+            rows.extend(sort_keys(Table::InstancePatches, &t.read(&f.path).await));
+        }
+        keys.push(rows);
+    }
+    assert_eq!(keys[0], keys[1]);
+}
+
 async fn leftovers_of_an_interrupted_finalize_are_replaced(backend: Backend) {
     let t = TestLake::new(backend).await;
     let (lake, run) = staged_lake(&t).await;
@@ -305,6 +340,7 @@ crate::on_both_backends!(
     restaging_a_task_replaces_its_rows,
     an_unfinalized_run_is_invisible_and_finalize_refuses_twice,
     large_tables_are_split_into_ordered_parts,
+    spilled_patch_rows_stage_like_values,
     leftovers_of_an_interrupted_finalize_are_replaced,
     stage_rejects_rows_of_another_account_region,
     a_crash_before_the_runs_record_leaves_the_run_uncommitted,
