@@ -98,7 +98,7 @@ const REPORTS: &[Report] = &[
     },
     Report {
         name: "stale_and_unreported",
-        description: "Instances without trustworthy patch data (stale or unreported), with last ping and last operation",
+        description: "Instances without trustworthy patch data (stale or unreported) and, apart, inactive ones (stopped or terminated), with last ping and last operation",
         parameters: COMPLIANCE_PARAMS,
         sql: query_file!("stale_and_unreported.sql"),
     },

@@ -272,6 +272,38 @@ async fn inactive_instances_are_counted_apart_by_default_and_rejected_patches_ar
     assert!(s.contains(&"i-01=inactive".to_owned()), "{s:?}");
     assert!(s.contains(&"i-04=inactive".to_owned()), "{s:?}");
     assert!(s.contains(&"i-06=compliant".to_owned()), "{s:?}");
+    // stale_and_unreported names the instances counted apart, after the others, with why.
+    let listed = |q: LakeQuery| async move {
+        rows(&q.report("stale_and_unreported").await.unwrap())
+            .into_iter()
+            .map(|r| [&r[2..3], &r[4..7], &r[9..10]].concat().join(" "))
+            .collect::<Vec<_>>()
+    };
+    let q = open(dir.path(), "latest", ReportOptions::default()).await;
+    assert_eq!(
+        listed(q).await,
+        [
+            "i-05 stale   stale",
+            "i-01 inactive ConnectionLost stopped or unreachable current",
+            "i-04 inactive Inactive terminated or deregistered none",
+        ]
+    );
+    let q = open(
+        dir.path(),
+        "latest",
+        ReportOptions {
+            exclude_inactive: false,
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(
+        listed(q).await,
+        [
+            "i-05 stale   stale",
+            "i-04 unreported Inactive terminated or deregistered none",
+        ]
+    );
     // Opted out: i-04 is an unreported instance like any other.
     let q = open(
         dir.path(),
