@@ -5,6 +5,7 @@ mod cli;
 mod collect;
 mod discover;
 mod e2e;
+mod golden;
 mod harness;
 mod infra;
 mod moto;
