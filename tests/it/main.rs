@@ -9,6 +9,7 @@ mod golden;
 mod harness;
 mod infra;
 mod moto;
+mod report_input;
 mod s3;
 mod secrets;
 mod throughput;
