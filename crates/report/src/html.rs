@@ -225,6 +225,10 @@ fn summary(sections: &[Section<'_>]) -> Result<Option<String>, ArrowError> {
         }
         tiles.push(("stale", format!("{}", values[3])));
         tiles.push(("unreported", format!("{}", values[4])));
+        // Stopped and terminated instances are outside `instances`; say how many.
+        if let Some(inactive) = numbers(batches, "inactive")? {
+            tiles.push(("inactive, counted apart", format!("{}", sum(&inactive))));
+        }
         let mut out = String::from("<div class=\"tiles\">");
         for (k, v) in tiles {
             let _ = write!(
@@ -281,12 +285,13 @@ fn bar_chart(title: &str, labels: &[String], pct: &[Option<f64>]) -> String {
         let shown = value.map_or("n/a".to_owned(), |v| format!("{v:.1}"));
         let _ = write!(
             svg,
-            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>\
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\"><title>{}</title>{}</text>\
              <rect x=\"{LABEL}\" y=\"{y}\" width=\"{w:.1}\" height=\"{}\" fill=\"#3b7dd8\"/>\
              <text x=\"{:.1}\" y=\"{}\">{}</text>",
             LABEL - 6,
             y + 13,
             escape(label),
+            escape(&chart_label(label)),
             ROW - 4,
             LABEL as f64 + w + 4.0,
             y + 13,
@@ -295,6 +300,18 @@ fn bar_chart(title: &str, labels: &[String], pct: &[Option<f64>]) -> String {
     }
     svg.push_str("</svg></figure>");
     svg
+}
+
+/// A bar label that fits the label column: long ones (baseline ARNs) keep their end, which
+/// tells them apart, behind an ellipsis; the full label is the bar's tooltip.
+fn chart_label(label: &str) -> String {
+    const MAX: usize = 24;
+    let chars = label.chars().count();
+    if chars <= MAX {
+        return label.to_owned();
+    }
+    let tail: String = label.chars().skip(chars - (MAX - 1)).collect();
+    format!("…{tail}")
 }
 
 fn line_chart(title: &str, labels: &[String], pct: &[Option<f64>]) -> String {
@@ -353,4 +370,23 @@ fn line_chart(title: &str, labels: &[String], pct: &[Option<f64>]) -> String {
     }
     svg.push_str("</svg></figure>");
     svg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_bar_labels_keep_their_distinguishing_end() {
+        assert_eq!(chart_label("prod"), "prod");
+        let arn = "arn:aws:ssm:eu-west-1:270687016919:patchbaseline/pb-0079151c9500082e5";
+        let shown = chart_label(arn);
+        assert_eq!(shown.chars().count(), 24);
+        assert_eq!(shown, "…ne/pb-0079151c9500082e5");
+        let svg = bar_chart("by baseline", &[arn.to_owned()], &[Some(25.0)]);
+        assert!(
+            svg.contains(&format!("<title>{arn}</title>{shown}</text>")),
+            "{svg}"
+        );
+    }
 }

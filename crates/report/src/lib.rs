@@ -532,6 +532,10 @@ mod tests {
                 Arc::new(Int64Array::from(vec![0, 1])) as ArrayRef,
             ),
             (
+                "inactive",
+                Arc::new(Int64Array::from(vec![1, 2])) as ArrayRef,
+            ),
+            (
                 "compliance_pct",
                 Arc::new(Float64Array::from(vec![50.0, 50.0])) as ArrayRef,
             ),
@@ -607,6 +611,7 @@ mod tests {
             "<div class=\"v\">50.0%</div><div class=\"k\">compliant</div>",
             "<div class=\"v\">3</div><div class=\"k\">non-compliant</div>",
             "<div class=\"v\">2</div><div class=\"k\">with critical missing</div>",
+            "<div class=\"v\">3</div><div class=\"k\">inactive, counted apart</div>",
         ] {
             assert!(page.contains(tile), "{tile}");
         }
