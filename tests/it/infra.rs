@@ -22,7 +22,7 @@ fn hub_template_glue_tables_match_the_lake_schema() {
         .map(|i| begin + i + CFN_END.len() + 1)
         .unwrap_or_else(|| panic!("{}: no line {CFN_END:?}", path.display()));
     let expected = glue_tables_cfn();
-    if &text[begin..end] == expected {
+    if text[begin..end] == expected {
         return;
     }
     if std::env::var_os("PATCHLAKE_BLESS").is_some() {
