@@ -15,18 +15,13 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::Context;
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Int64Type};
 use arrow::util::pretty::pretty_format_batches;
-use chrono::{Duration, TimeZone, Utc};
-use futures::StreamExt;
+use chrono::{TimeZone, Utc};
 use patchlake::demo::{config_for_simulator, simulator_credentials, start_simulator};
-use patchlake::pipeline::open_lake_with;
-use patchlake_assume::ClientFactory;
-use patchlake_collect::Collector;
+use patchlake::pipeline::collect_run_as;
 use patchlake_config::Config;
-use patchlake_lake::RunMeta;
 use patchlake_model::{CoverageStatus, RunId, RunRecord};
 use patchlake_query::{AsOf, LakeQuery, ReportOptions, ReportParams, list_reports};
 use patchlake_sim::fleet::PatchComplianceState;
@@ -94,40 +89,16 @@ pub async fn golden_lake(root: &Path) -> Vec<GoldenRun> {
 /// its progress display or incremental reuse): discover, plan, collect every account-region
 /// with the real SDK clients, stage, finalize.
 async fn collect_pinned(config: &Config, run_id: &RunId) -> anyhow::Result<RunRecord> {
-    let config = Arc::new(config.clone());
-    let factory = ClientFactory::new(&config.aws, Some(simulator_credentials()))
-        .await
-        .with_max_calls_per_second(config.collect.max_calls_per_second);
-    let lake = open_lake_with(&config, Some(&factory)).await?;
-    let plan = patchlake_discover::discover(&factory, &config)
-        .await
-        .context("discovering accounts")?;
-    let accounts: Vec<String> = plan.accounts.iter().map(|a| a.id.clone()).collect();
-    let collector = Collector::new(factory, config.clone());
-    let target_plan = collector.plan(&accounts).await;
-    for task in &target_plan.not_collected {
-        lake.stage(run_id, task).await?;
+    let summary = collect_run_as(
+        Arc::new(config.clone()),
+        Some(simulator_credentials()),
+        run_id.clone(),
+    )
+    .await?;
+    for c in &summary.coverage {
+        assert_eq!(c.status, CoverageStatus::Ok, "{c:?}");
     }
-    let mut outputs = collector.collect_all(target_plan.targets);
-    while let Some(task) = outputs.next().await {
-        assert_eq!(
-            task.coverage.status,
-            CoverageStatus::Ok,
-            "{:?}",
-            task.coverage
-        );
-        lake.stage(run_id, &task).await?;
-    }
-    let started_at = run_id.started_at();
-    let meta = RunMeta {
-        run_id: run_id.clone(),
-        started_at,
-        finished_at: Some(started_at + Duration::minutes(1)),
-        config_sha256: config.sha256(),
-        accounts: accounts.len() as i32,
-        regions: target_plan.regions.len() as i32,
-    };
-    Ok(lake.finalize(&meta).await?)
+    Ok(summary.run)
 }
 
 fn golden_dir() -> PathBuf {

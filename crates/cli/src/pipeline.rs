@@ -182,6 +182,16 @@ pub async fn collect_run(
     config: Arc<Config>,
     credentials: Option<Credentials>,
 ) -> Result<RunSummary> {
+    collect_run_as(config, credentials, RunId::generate()).await
+}
+
+/// [`collect_run`] under a given run id (reproducible lakes: golden tests, benchmarks). The
+/// id's time is the run's start and decides its `dt` partition.
+pub async fn collect_run_as(
+    config: Arc<Config>,
+    credentials: Option<Credentials>,
+    run_id: RunId,
+) -> Result<RunSummary> {
     let factory = ClientFactory::new(&config.aws, credentials)
         .await
         .with_max_calls_per_second(config.collect.max_calls_per_second);
@@ -190,7 +200,6 @@ pub async fn collect_run(
         .await
         .context("discovering accounts")?;
     let account_ids: Vec<String> = plan.accounts.iter().map(|a| a.id.clone()).collect();
-    let run_id = RunId::generate();
     let started_at = run_id.started_at();
 
     let factory_stats = factory.run_stats().clone();
