@@ -242,8 +242,19 @@ impl Lake {
             .list(&layout::staging_prefix(run_id))
             .await?
             .is_empty();
+        let mut partitions = false;
+        for table in Table::DATA {
+            if partitions || staged {
+                break;
+            }
+            let prefix = layout::run_partition(table, run_id);
+            partitions = !self.storage.list(&prefix).await?.is_empty();
+        }
         let detail = if staged {
             "it has staged task output only: still running, or abandoned"
+        } else if partitions {
+            "it has table files but no runs record: its finalize never completed, or the \
+             record was deleted; `patchlake lake gc` removes such leftovers"
         } else {
             "no such run in the lake"
         };

@@ -445,5 +445,13 @@ async fn a_crash_before_the_runs_record_leaves_the_run_uncommitted(backend: Back
     assert_eq!(record.row_counts["instance_patches"], 4 * 3 + 3 * 2);
     assert_eq!(lake.committed_runs().await.unwrap(), vec![record]);
     assert!(lake.verify(&run).await.unwrap().is_ok());
+
+    // Table files whose runs record is gone: named as such, not as an unknown run.
+    lake.storage()
+        .delete(&patchlake_lake::layout::runs_record_key(&run, 0))
+        .await
+        .unwrap();
+    let err = lake.run(&run).await.unwrap_err().to_string();
+    assert!(err.contains("table files but no runs record"), "{err}");
     t.assert_owner_always_sent();
 }
