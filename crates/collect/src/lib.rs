@@ -255,14 +255,41 @@ impl Collector {
 
     /// Collects every target, `collect.concurrency` at a time, yielding each output as soon
     /// as it is complete (so the caller can stage it and memory stays bounded).
+    ///
+    /// Each target is a tokio task of its own, so targets are collected on every worker
+    /// thread rather than all polled by the caller's task; dropping the stream aborts them.
     pub fn collect_all(&self, targets: Vec<Target>) -> impl Stream<Item = TaskOutput> + use<> {
         let this = self.clone();
         let concurrency = self.inner.config.collect.concurrency;
         futures::stream::iter(targets)
             .map(move |t| {
                 let this = this.clone();
-                async move { this.collect(&t).await }
+                AbortOnDrop(tokio::spawn(async move { this.collect(&t).await }))
             })
             .buffer_unordered(concurrency)
+    }
+}
+
+/// A spawned target: aborted when its output is no longer wanted, its panic re-raised.
+struct AbortOnDrop(tokio::task::JoinHandle<TaskOutput>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl std::future::Future for AbortOnDrop {
+    type Output = TaskOutput;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<TaskOutput> {
+        std::pin::Pin::new(&mut self.0).poll(cx).map(|r| match r {
+            Ok(out) => out,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => panic!("collector task cancelled while awaited: {e}"),
+        })
     }
 }

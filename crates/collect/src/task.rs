@@ -1,14 +1,19 @@
 //! Collection of one account-region.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::sync::Arc;
 
 use aws_sdk_ssm::Client;
 use aws_sdk_ssm::types::{PatchOrchestratorFilter, ResourceTypeForTagging, ResultAttribute};
 use chrono::Utc;
+use futures::channel::{mpsc, oneshot};
+use futures::future::{FutureExt, Shared};
 use futures::{StreamExt, TryStreamExt};
 use patchlake_assume::{AwsError, CallStats, ClientFactory, ErrorKind, RoleAssumer, classify};
 use patchlake_config::Config;
 use patchlake_model::{Coverage, CoverageStatus, Instance, InstancePatch, PatchState, TaskOutput};
+use tracing::Instrument;
 
 use crate::convert;
 use crate::{Prior, Target};
@@ -60,27 +65,31 @@ pub(crate) async fn collect_target(
     });
     let span =
         tracing::info_span!("collect", account_id = %target.account_id, region = %target.region);
-    let _guard = span.enter();
 
     let mut skipped = None;
-    let result = match assumer.credentials_for(&target.account_id).await {
-        Err(e) => Err((e.code().to_owned(), e.to_string())),
-        Ok(identity) => {
-            let ssm = factory.ssm(&target.account_id, &target.region, identity.clone(), &stats);
-            let mut problems = Problems::default();
-            match collect_with(&ssm, config, target, prior, &mut out, &mut problems).await {
-                Err(e) if e.code == "UnrecognizedClientException" && out.instances.is_empty() => {
-                    // SSM does not know the session in a region the account has not enabled;
-                    // ask the account which it is before calling it a failure.
-                    skipped = disabled_region(factory, identity, &stats, target).await;
-                    Err((e.code.clone(), describe(target, &e)))
+    let result = async {
+        match assumer.credentials_for(&target.account_id).await {
+            Err(e) => Err((e.code().to_owned(), e.to_string())),
+            Ok(identity) => {
+                let ssm = factory.ssm(&target.account_id, &target.region, identity.clone(), &stats);
+                let mut problems = Problems::default();
+                match collect_with(&ssm, config, target, prior, &mut out, &mut problems).await {
+                    Err(e)
+                        if e.code == "UnrecognizedClientException" && out.instances.is_empty() =>
+                    {
+                        // SSM does not know the session in a region the account has not
+                        // enabled; ask the account which it is before calling it a failure.
+                        skipped = disabled_region(factory, identity, &stats, target).await;
+                        Err((e.code.clone(), describe(target, &e)))
+                    }
+                    Err(e) => Err((e.code.clone(), describe(target, &e))),
+                    Ok(()) => Ok(problems),
                 }
-                Err(e) => Err((e.code.clone(), describe(target, &e))),
-                Ok(()) => Ok(problems),
             }
         }
-    };
-    drop(_guard);
+    }
+    .instrument(span)
+    .await;
 
     let s = stats.snapshot();
     let c = &mut out.coverage;
@@ -154,6 +163,13 @@ fn describe(target: &Target, e: &AwsError) -> String {
 
 /// Collects everything for the target into `out`. Returns `Err` only when nothing useful can
 /// be collected (the instance inventory itself failed); later failures are `problems`.
+///
+/// The calls run as independent branches at once, so that the account-region's pacer, not
+/// the order of phases, is the limit: the instance chain (instance pages → patch-state
+/// batches as soon as 50 ids are listed → DescribeInstancePatches as soon as a state arrives,
+/// tags once every state is in), baselines, patch groups, maintenance windows and inventory.
+/// Nothing but the first instance page is called before that page succeeds, so a denied or
+/// disabled account-region costs one call.
 async fn collect_with(
     ssm: &Client,
     config: &Config,
@@ -163,82 +179,354 @@ async fn collect_with(
     problems: &mut Problems,
 ) -> Result<(), AwsError> {
     let conc = config.collect.per_region_concurrency;
+    let (opened_tx, opened_rx) = oneshot::channel::<()>();
+    let (listed_tx, listed_rx) = oneshot::channel::<Listed>();
+    let opened = opened_rx.shared();
+    let listed = listed_rx.shared();
 
-    // Managed instances.
-    let mut pages = ssm
-        .describe_instance_information()
-        .max_results(PAGE_SIZE)
+    let (chain, baselines, groups, windows, applications) = futures::join!(
+        instance_chain(ssm, config, target, prior, opened_tx, listed_tx),
+        collect_baselines(ssm, target, opened.clone(), listed.clone(), conc),
+        after(opened.clone(), collect_patch_groups(ssm, target)),
+        after(opened, collect_windows(ssm, target, conc)),
+        collect_applications(ssm, config, target, listed),
+    );
+
+    let Chain {
+        instances,
+        states,
+        patches,
+        errors,
+        fatal,
+    } = chain;
+    out.instances = instances;
+    out.patch_states = states;
+    out.instance_patches = patches.values;
+    out.spilled_patches = patches.spilled;
+    for e in errors {
+        problems.record(target, e);
+    }
+    if let Some(e) = fatal {
+        return Err(e);
+    }
+    let (b, errors) = baselines.unwrap_or_default();
+    out.baselines = b;
+    for e in errors {
+        problems.record(target, e);
+    }
+    let (g, error) = groups.unwrap_or_default();
+    out.patch_groups = g;
+    if let Some(e) = error {
+        problems.record(target, e);
+    }
+    match windows {
+        Some(Ok(w)) => out.maintenance_windows = w,
+        Some(Err(e)) => problems.record(target, e),
+        None => {}
+    }
+    match applications {
+        Some(Ok(a)) => out.inventory_applications = a,
+        Some(Err(e)) => problems.record(target, e),
+        None => {}
+    }
+    Ok(())
+}
+
+/// Sent once every instance is listed: what the branches that depend on the fleet need.
+#[derive(Clone)]
+struct Listed {
+    instances: usize,
+    /// Operating systems of the instances (their default baselines are collected).
+    systems: Arc<BTreeSet<String>>,
+}
+
+/// Runs `branch` once the first instance page succeeded; `None` when it failed.
+async fn after<T>(
+    opened: Shared<oneshot::Receiver<()>>,
+    branch: impl Future<Output = T>,
+) -> Option<T> {
+    opened.await.ok()?;
+    Some(branch.await)
+}
+
+/// Per-instance patch rows as they arrive: values, spilled to compressed chunks past
+/// [`patchlake_model::PATCH_SPILL_ROWS`] so a 10,000-instance account-region is not held as
+/// millions of row values.
+#[derive(Default)]
+struct PatchRows {
+    values: Vec<InstancePatch>,
+    spilled: Vec<patchlake_model::SpilledChunk>,
+    errors: Vec<AwsError>,
+}
+
+impl PatchRows {
+    fn push(&mut self, target: &Target, rows: Vec<InstancePatch>) {
+        self.values.extend(rows);
+        if let Err(e) = patchlake_model::spill_if_full(&mut self.values, &mut self.spilled) {
+            // The rows stay as values: more memory, nothing lost.
+            tracing::warn!(account_id = %target.account_id, region = %target.region,
+                "could not spill patch rows: {e}");
+        }
+    }
+}
+
+/// What the instance chain collected.
+#[derive(Default)]
+struct Chain {
+    instances: Vec<Instance>,
+    states: Vec<PatchState>,
+    patches: PatchRows,
+    errors: Vec<AwsError>,
+    /// The instance listing failed: the target failed (what was collected is kept).
+    fatal: Option<AwsError>,
+}
+
+/// Instances, their patch states, per-instance patches and tags, pipelined: each stage starts
+/// on the first results of the one before it.
+async fn instance_chain(
+    ssm: &Client,
+    config: &Config,
+    target: &Target,
+    prior: Option<Prior>,
+    opened: oneshot::Sender<()>,
+    listed: oneshot::Sender<Listed>,
+) -> Chain {
+    let conc = config.collect.per_region_concurrency;
+    let (batch_tx, batch_rx) = mpsc::unbounded::<Vec<String>>();
+    let (patch_tx, patch_rx) = mpsc::unbounded::<String>();
+
+    // Managed instances; full batches of ids go to DescribeInstancePatchStates as they come.
+    let list = async move {
+        let mut instances = Vec::new();
+        let mut fatal = None;
+        let mut pending = Vec::new();
+        let mut opened = Some(opened);
+        let mut pages = ssm
+            .describe_instance_information()
+            .max_results(PAGE_SIZE)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = match page {
+                Ok(p) => p,
+                Err(e) => {
+                    fatal = Some(classify("ssm:DescribeInstanceInformation", &e));
+                    break;
+                }
+            };
+            if let Some(o) = opened.take() {
+                let _ = o.send(());
+            }
+            for info in page.instance_information_list() {
+                if let Some(i) = convert::instance(target, info) {
+                    pending.push(i.instance_id.clone());
+                    instances.push(i);
+                }
+            }
+            while pending.len() >= PATCH_STATE_BATCH {
+                let _ = batch_tx.unbounded_send(pending.drain(..PATCH_STATE_BATCH).collect());
+            }
+        }
+        if !pending.is_empty() {
+            let _ = batch_tx.unbounded_send(pending);
+        }
+        drop(batch_tx);
+        if fatal.is_none() {
+            let systems = instances
+                .iter()
+                .filter_map(|i: &Instance| i.operating_system.clone())
+                .collect();
+            let _ = listed.send(Listed {
+                instances: instances.len(),
+                systems: Arc::new(systems),
+            });
+        }
+        (instances, fatal)
+    };
+
+    // Patch states, 50 ids per call. Unchanged since the previous run: reuse its patch rows;
+    // otherwise the instance goes to DescribeInstancePatches at once.
+    let states = async move {
+        let mut prior = prior.unwrap_or_default();
+        let mut states = Vec::new();
+        let mut reused = Vec::new();
+        let mut errors = Vec::new();
+        let mut results = batch_rx
+            .map(|batch| patch_states(ssm, target, batch))
+            .buffer_unordered(conc);
+        while let Some(r) = results.next().await {
+            let batch = match r {
+                Ok(b) => b,
+                Err(e) => {
+                    errors.push(e);
+                    continue;
+                }
+            };
+            for state in batch {
+                let reusable = prior
+                    .states
+                    .get(&state.instance_id)
+                    .is_some_and(|old| unchanged(old, &state))
+                    && prior.patches.get(&state.instance_id).is_some_and(|rows| {
+                        rows.len() as i64 == expected_records(&state, &config.collect.patch_states)
+                    });
+                if reusable {
+                    let rows = prior.patches.remove(&state.instance_id).unwrap_or_default();
+                    reused.extend(rows.into_iter().map(|mut r| {
+                        r.account_id = target.account_id.clone();
+                        r.region = target.region.clone();
+                        r
+                    }));
+                } else {
+                    let _ = patch_tx.unbounded_send(state.instance_id.clone());
+                }
+                states.push(state);
+            }
+        }
+        drop(patch_tx);
+        (states, reused, errors)
+    };
+
+    // Listing and states first, then tags (which need both), while patches keep flowing.
+    let front = async {
+        let ((instances, fatal), (states, reused, errors)) = futures::join!(list, states);
+        let tags = collect_tags(ssm, target, &instances, &states, conc).await;
+        (instances, fatal, states, reused, errors, tags)
+    };
+    let states_filter = &config.collect.patch_states;
+    let patches = async {
+        let mut acc = PatchRows::default();
+        let mut results = patch_rx
+            .map(|id| instance_patches(ssm, target, id, states_filter.clone()))
+            .buffer_unordered(conc);
+        while let Some(r) = results.next().await {
+            match r {
+                Ok(rows) => acc.push(target, rows),
+                Err(e) => acc.errors.push(e),
+            }
+        }
+        acc
+    };
+    let ((mut instances, fatal, states, reused, mut errors, tags), mut all_patches) =
+        futures::join!(front, patches);
+    all_patches.push(target, reused);
+    errors.append(&mut all_patches.errors);
+    let Tagging {
+        mut groups,
+        mut tags_of,
+        errors: tag_errors,
+    } = tags;
+    errors.extend(tag_errors);
+    for i in &mut instances {
+        i.patch_group = groups.remove(&i.instance_id);
+        if let Some(t) = tags_of.remove(&i.instance_id) {
+            i.tags = t;
+        }
+    }
+    Chain {
+        instances,
+        states,
+        patches: all_patches,
+        errors,
+        fatal,
+    }
+}
+
+async fn patch_states(
+    ssm: &Client,
+    target: &Target,
+    ids: Vec<String>,
+) -> Result<Vec<PatchState>, AwsError> {
+    let pages: Vec<_> = ssm
+        .describe_instance_patch_states()
+        .set_instance_ids(Some(ids))
         .into_paginator()
-        .send();
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| classify("ssm:DescribeInstancePatchStates", &e))?;
+    Ok(pages
+        .iter()
+        .flat_map(|p| p.instance_patch_states())
+        .map(|s| convert::patch_state(target, s))
+        .collect())
+}
+
+/// Every page of one instance's patches (under the configured state filter). An instance
+/// deregistered since it was listed is gone, not a failure.
+async fn instance_patches(
+    ssm: &Client,
+    target: &Target,
+    id: String,
+    states_filter: Vec<String>,
+) -> Result<Vec<InstancePatch>, AwsError> {
+    let mut req = ssm
+        .describe_instance_patches()
+        .instance_id(&id)
+        .max_results(PAGE_SIZE);
+    if !states_filter.is_empty() {
+        req = req.filters(
+            PatchOrchestratorFilter::builder()
+                .key("State")
+                .set_values(Some(states_filter))
+                .build(),
+        );
+    }
+    let mut rows = Vec::new();
+    let mut pages = req.into_paginator().send();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| classify("ssm:DescribeInstanceInformation", &e))?;
-        for info in page.instance_information_list() {
-            if let Some(i) = convert::instance(target, info) {
-                out.instances.push(i);
+        match page {
+            Ok(p) => rows.extend(
+                p.patches()
+                    .iter()
+                    .map(|d| convert::instance_patch(target, &id, d)),
+            ),
+            Err(e) => {
+                let e = classify("ssm:DescribeInstancePatches", &e);
+                if e.kind == ErrorKind::NotFound {
+                    return Ok(Vec::new());
+                }
+                return Err(e);
             }
         }
     }
-    let ids: Vec<String> = out
-        .instances
-        .iter()
-        .map(|i| i.instance_id.clone())
-        .collect();
+    Ok(rows)
+}
 
-    // Patch states, 50 ids per call.
-    // Collected first: a stream over a borrowing `map` closure makes the future's `Send`
-    // bound higher-ranked, which callers that box it (the Lambda handlers) cannot prove.
-    let batches: Vec<Vec<String>> = ids
-        .chunks(PATCH_STATE_BATCH)
-        .map(<[String]>::to_vec)
-        .collect();
-    let state_results: Vec<Result<Vec<PatchState>, AwsError>> = futures::stream::iter(batches)
-        .map(|chunk| async move {
-            let pages: Vec<_> = ssm
-                .describe_instance_patch_states()
-                .set_instance_ids(Some(chunk))
-                .into_paginator()
-                .send()
-                .try_collect()
-                .await
-                .map_err(|e| classify("ssm:DescribeInstancePatchStates", &e))?;
-            Ok(pages
-                .iter()
-                .flat_map(|p| p.instance_patch_states())
-                .map(|s| convert::patch_state(target, s))
-                .collect())
-        })
-        .buffer_unordered(conc)
-        .collect()
-        .await;
-    for r in state_results {
-        match r {
-            Ok(states) => out.patch_states.extend(states),
-            Err(e) => problems.record(target, e),
-        }
-    }
+/// Patch groups (beyond the patch states') and tags of the instances.
+#[derive(Default)]
+struct Tagging {
+    groups: BTreeMap<String, String>,
+    tags_of: BTreeMap<String, Tags>,
+    errors: Vec<AwsError>,
+}
 
-    // Patch groups: from the patch state when there is one, else from the instance's tags.
-    let group_of: BTreeMap<&str, &str> = out
-        .patch_states
+/// Patch groups: from the patch state when there is one, else from the instance's tags.
+/// Tags: one ListTagsForResource per instance without a patch group in its state, or
+/// GetInventory AWS:Tag for 50 instances per call, whichever takes fewer calls. Instances the
+/// tag inventory does not cover still get ListTagsForResource.
+async fn collect_tags(
+    ssm: &Client,
+    target: &Target,
+    instances: &[Instance],
+    states: &[PatchState],
+    conc: usize,
+) -> Tagging {
+    let mut t = Tagging::default();
+    let group_of: BTreeMap<&str, &str> = states
         .iter()
         .filter_map(|s| Some((s.instance_id.as_str(), s.patch_group.as_deref()?)))
         .collect();
-    let untagged: Vec<String> = out
-        .instances
+    let mut untagged: Vec<String> = instances
         .iter()
         .filter(|i| !group_of.contains_key(i.instance_id.as_str()))
         .map(|i| i.instance_id.clone())
         .collect();
-    let mut groups: BTreeMap<String, String> = group_of
+    t.groups = group_of
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    // Tags: one ListTagsForResource per instance without a patch state, or GetInventory
-    // AWS:Tag for 50 instances per call, whichever takes fewer calls. Instances the tag
-    // inventory does not cover still get ListTagsForResource.
-    let mut tags_of = BTreeMap::new();
-    let mut untagged = untagged;
-    let inventory_calls = out.instances.len().div_ceil(PAGE_SIZE as usize);
+    let inventory_calls = instances.len().div_ceil(PAGE_SIZE as usize);
     if inventory_calls < untagged.len() {
         match inventory(ssm, "AWS:Tag").await {
             Ok(entities) => {
@@ -250,11 +538,11 @@ async fn collect_with(
                     if let Some(g) = convert::patch_group_from_tags(&tags)
                         && !group_of.contains_key(id.as_str())
                     {
-                        groups.insert(id.clone(), g.to_owned());
+                        t.groups.insert(id.clone(), g.to_owned());
                     }
-                    tags_of.insert(id, tags);
+                    t.tags_of.insert(id, tags);
                 }
-                untagged.retain(|id| !tags_of.contains_key(id));
+                untagged.retain(|id| !t.tags_of.contains_key(id));
             }
             Err(e) => {
                 tracing::info!(account_id = %target.account_id, region = %target.region,
@@ -286,104 +574,26 @@ async fn collect_with(
         match r {
             Ok(tags) => {
                 if let Some(g) = convert::patch_group_from_tags(&tags) {
-                    groups.insert(id.clone(), g.to_owned());
+                    t.groups.insert(id.clone(), g.to_owned());
                 }
-                tags_of.insert(id, tags);
+                t.tags_of.insert(id, tags);
             }
             Err(e) if e.kind == ErrorKind::NotFound => {}
-            Err(e) => problems.record(target, e),
+            Err(e) => t.errors.push(e),
         }
     }
-    for i in &mut out.instances {
-        i.patch_group = groups.get(&i.instance_id).cloned();
-        if let Some(t) = tags_of.remove(&i.instance_id) {
-            i.tags = t;
-        }
-    }
+    t
+}
 
-    // Per-instance patches, for instances that reported a patch state.
-    let states_filter = config.collect.patch_states.clone();
-    // Unchanged since the previous run: reuse its rows instead of paging them again.
-    let mut prior = prior.unwrap_or_default();
-    let mut with_state = Vec::new();
-    for state in &out.patch_states {
-        let reusable = prior
-            .states
-            .get(&state.instance_id)
-            .is_some_and(|old| unchanged(old, state))
-            && prior.patches.get(&state.instance_id).is_some_and(|rows| {
-                rows.len() as i64 == expected_records(state, &config.collect.patch_states)
-            });
-        match reusable {
-            true => {
-                let rows = prior.patches.remove(&state.instance_id).unwrap_or_default();
-                out.instance_patches.extend(rows.into_iter().map(|mut r| {
-                    r.account_id = target.account_id.clone();
-                    r.region = target.region.clone();
-                    r
-                }));
-            }
-            false => with_state.push(state.instance_id.clone()),
-        }
-    }
-    drop(prior);
-    let patch_results: Vec<Result<Vec<InstancePatch>, AwsError>> =
-        futures::stream::iter(with_state)
-            .map(|id| {
-                let states_filter = states_filter.clone();
-                async move {
-                    let mut req = ssm
-                        .describe_instance_patches()
-                        .instance_id(&id)
-                        .max_results(PAGE_SIZE);
-                    if !states_filter.is_empty() {
-                        req = req.filters(
-                            PatchOrchestratorFilter::builder()
-                                .key("State")
-                                .set_values(Some(states_filter))
-                                .build(),
-                        );
-                    }
-                    let mut rows = Vec::new();
-                    let mut pages = req.into_paginator().send();
-                    while let Some(page) = pages.next().await {
-                        match page {
-                            Ok(p) => rows.extend(
-                                p.patches()
-                                    .iter()
-                                    .map(|d| convert::instance_patch(target, &id, d)),
-                            ),
-                            Err(e) => {
-                                let e = classify("ssm:DescribeInstancePatches", &e);
-                                // An instance deregistered since it was listed is gone, not
-                                // a failure.
-                                if e.kind == ErrorKind::NotFound {
-                                    return Ok(Vec::new());
-                                }
-                                return Err(e);
-                            }
-                        }
-                    }
-                    Ok(rows)
-                }
-            })
-            .buffer_unordered(conc)
-            .collect()
-            .await;
-    for r in patch_results {
-        match r {
-            Ok(rows) => out.instance_patches.extend(rows),
-            Err(e) => problems.record(target, e),
-        }
-    }
-
-    // Baselines, with their full approval rules.
-    match collect_baselines(ssm, target, &out.instances, conc, problems).await {
-        Ok(b) => out.baselines = b,
-        Err(e) => problems.record(target, e),
-    }
-
-    // Patch-group registrations.
+/// Patch-group registrations; a failure keeps the pages read before it.
+async fn collect_patch_groups(
+    ssm: &Client,
+    target: &Target,
+) -> (
+    Vec<patchlake_model::PatchGroupRegistration>,
+    Option<AwsError>,
+) {
+    let mut groups = Vec::new();
     let mut pages = ssm
         .describe_patch_groups()
         .max_results(100)
@@ -391,41 +601,43 @@ async fn collect_with(
         .send();
     while let Some(page) = pages.next().await {
         match page {
-            Ok(p) => out.patch_groups.extend(
+            Ok(p) => groups.extend(
                 p.mappings()
                     .iter()
                     .filter_map(|m| convert::patch_group(target, m)),
             ),
-            Err(e) => {
-                problems.record(target, classify("ssm:DescribePatchGroups", &e));
-                break;
-            }
+            Err(e) => return (groups, Some(classify("ssm:DescribePatchGroups", &e))),
         }
     }
+    (groups, None)
+}
 
-    // Maintenance windows and the patch groups their targets select.
-    match collect_windows(ssm, target, conc).await {
-        Ok(w) => out.maintenance_windows = w,
-        Err(e) => problems.record(target, e),
+/// Installed applications: GetInventory returns 50 instances with all their entries per
+/// call, where ListInventoryEntries takes one call per instance (and more for long lists).
+/// `None` when not configured or there are no instances.
+async fn collect_applications(
+    ssm: &Client,
+    config: &Config,
+    target: &Target,
+    listed: Shared<oneshot::Receiver<Listed>>,
+) -> Option<Result<Vec<patchlake_model::InventoryApplication>, AwsError>> {
+    if !config.collect.inventory_applications {
+        return None;
     }
-
-    // Installed applications: GetInventory returns 50 instances with all their entries per
-    // call, where ListInventoryEntries takes one call per instance (and more for long lists).
-    if config.collect.inventory_applications && !out.instances.is_empty() {
-        match inventory(ssm, "AWS:Application").await {
-            Ok(entities) => {
-                for (id, content) in entities {
-                    out.inventory_applications.extend(
-                        content
-                            .iter()
-                            .filter_map(|e| convert::inventory_application(target, &id, e)),
-                    );
-                }
-            }
-            Err(e) => problems.record(target, e),
-        }
+    if listed.await.ok()?.instances == 0 {
+        return None;
     }
-    Ok(())
+    Some(inventory(ssm, "AWS:Application").await.map(|entities| {
+        entities
+            .into_iter()
+            .flat_map(|(id, content)| {
+                content
+                    .iter()
+                    .filter_map(|e| convert::inventory_application(target, &id, e))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }))
 }
 
 type InventoryContent = Vec<std::collections::HashMap<String, String>>;
@@ -503,47 +715,29 @@ fn expected_records(s: &PatchState, filter: &[String]) -> i64 {
         .sum()
 }
 
+/// Baselines with their full approval rules, and the default baseline of every operating
+/// system the fleet runs as SSM resolves it (once the instances are listed). `None` when the
+/// first instance page failed.
 async fn collect_baselines(
     ssm: &Client,
     target: &Target,
-    instances: &[Instance],
+    opened: Shared<oneshot::Receiver<()>>,
+    listed: Shared<oneshot::Receiver<Listed>>,
     conc: usize,
-    problems: &mut Problems,
-) -> Result<Vec<patchlake_model::Baseline>, AwsError> {
-    let mut identities = Vec::new();
-    let mut pages = ssm
-        .describe_patch_baselines()
-        .max_results(100)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| classify("ssm:DescribePatchBaselines", &e))?;
-        identities.extend(page.baseline_identities().iter().cloned());
-    }
-    // The default baseline of every operating system the fleet runs, as SSM resolves it.
-    let systems: BTreeSet<&str> = instances
-        .iter()
-        .filter_map(|i| i.operating_system.as_deref())
-        .collect();
-    let mut defaults = BTreeSet::new();
-    for os in systems {
-        match ssm
-            .get_default_patch_baseline()
-            .operating_system(aws_sdk_ssm::types::OperatingSystem::from(os))
-            .send()
-            .await
-        {
-            Ok(o) => {
-                if let Some(id) = o.baseline_id() {
-                    defaults.insert(id.to_owned());
-                }
-            }
-            Err(e) => problems.record(target, classify("ssm:GetDefaultPatchBaseline", &e)),
+) -> Option<(Vec<patchlake_model::Baseline>, Vec<AwsError>)> {
+    opened.await.ok()?;
+    let documents = async {
+        let mut identities = Vec::new();
+        let mut pages = ssm
+            .describe_patch_baselines()
+            .max_results(100)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| classify("ssm:DescribePatchBaselines", &e))?;
+            identities.extend(page.baseline_identities().iter().cloned());
         }
-    }
-    let defaults = &defaults;
-    let results: Vec<Result<patchlake_model::Baseline, AwsError>> =
-        futures::stream::iter(identities)
+        let docs: Vec<_> = futures::stream::iter(identities)
             .map(|ident| async move {
                 let id = ident.baseline_id().unwrap_or_default().to_owned();
                 let doc = ssm
@@ -551,21 +745,58 @@ async fn collect_baselines(
                     .baseline_id(&id)
                     .send()
                     .await
-                    .map_err(|e| classify("ssm:GetPatchBaseline", &e))?;
-                let is_default = ident.default_baseline() || defaults.contains(&id);
-                Ok(convert::baseline(target, &ident, &doc, is_default))
+                    .map_err(|e| classify("ssm:GetPatchBaseline", &e));
+                (ident, doc)
             })
             .buffer_unordered(conc)
             .collect()
             .await;
-    let mut baselines = Vec::new();
-    for r in results {
-        match r {
-            Ok(b) => baselines.push(b),
-            Err(e) => problems.record(target, e),
+        Ok::<_, AwsError>(docs)
+    };
+    let defaults = async {
+        let Ok(listed) = listed.await else {
+            return (BTreeSet::new(), Vec::new());
+        };
+        let systems: Vec<String> = listed.systems.iter().cloned().collect();
+        let results: Vec<_> = futures::stream::iter(systems)
+            .map(|os| async move {
+                ssm.get_default_patch_baseline()
+                    .operating_system(aws_sdk_ssm::types::OperatingSystem::from(os.as_str()))
+                    .send()
+                    .await
+                    .map_err(|e| classify("ssm:GetDefaultPatchBaseline", &e))
+            })
+            .buffer_unordered(conc)
+            .collect()
+            .await;
+        let mut ids = BTreeSet::new();
+        let mut errors = Vec::new();
+        for r in results {
+            match r {
+                Ok(o) => ids.extend(o.baseline_id().map(str::to_owned)),
+                Err(e) => errors.push(e),
+            }
         }
+        (ids, errors)
+    };
+    let (documents, (defaults, mut errors)) = futures::join!(documents, defaults);
+    let mut baselines = Vec::new();
+    match documents {
+        Ok(docs) => {
+            for (ident, doc) in docs {
+                match doc {
+                    Ok(doc) => {
+                        let id = ident.baseline_id().unwrap_or_default();
+                        let is_default = ident.default_baseline() || defaults.contains(id);
+                        baselines.push(convert::baseline(target, &ident, &doc, is_default));
+                    }
+                    Err(e) => errors.push(e),
+                }
+            }
+        }
+        Err(e) => errors.push(e),
     }
-    Ok(baselines)
+    Some((baselines, errors))
 }
 
 async fn collect_windows(
