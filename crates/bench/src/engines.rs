@@ -156,6 +156,20 @@ pub async fn datafusion_worker(suite: &Path, name: &str, hot: usize, out: &Path)
     let started = Instant::now();
     let q = LakeQuery::open(&suite.lake, AsOf::Latest, ReportParams::default()).await?;
     let open_ms = started.elapsed().as_secs_f64() * 1000.0;
+    // For experiments: `PATCHLAKE_BENCH_DF_SET="key=value;key=value"` overrides session
+    // options of this worker (not of `patchlake report`).
+    if let Ok(settings) = std::env::var("PATCHLAKE_BENCH_DF_SET") {
+        for setting in settings.split(';').filter(|s| !s.trim().is_empty()) {
+            let (key, value) = setting
+                .split_once('=')
+                .with_context(|| format!("PATCHLAKE_BENCH_DF_SET: {setting} is not key=value"))?;
+            q.context()
+                .sql(&format!("SET {} = '{}'", key.trim(), value.trim()))
+                .await?
+                .collect()
+                .await?;
+        }
+    }
     let q = &q;
     let run = move || async move {
         let result = match query.kind {
@@ -176,6 +190,21 @@ pub async fn datafusion_worker(suite: &Path, name: &str, hot: usize, out: &Path)
     }
     let peak_rss_kib = peak_rss_kib().unwrap_or(0);
     write_parquet(out, &batches)?;
+    // For analysis: `PATCHLAKE_BENCH_EXPLAIN=1` writes EXPLAIN ANALYZE beside the result.
+    if std::env::var_os("PATCHLAKE_BENCH_EXPLAIN").is_some() {
+        let sql = match query.kind {
+            Kind::Report => patchlake_query::find_report(&query.name)?.sql,
+            Kind::AdHoc => query.sql.as_str(),
+        };
+        let plan = q
+            .context()
+            .sql(&format!("EXPLAIN ANALYZE {sql}"))
+            .await?
+            .collect()
+            .await?;
+        let text = datafusion::arrow::util::pretty::pretty_format_batches(&plan)?.to_string();
+        std::fs::write(out.with_extension("explain.txt"), text)?;
+    }
     let timing = Timing {
         engine: "datafusion".to_owned(),
         version: Some(datafusion::DATAFUSION_VERSION.to_owned()),

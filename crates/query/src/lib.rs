@@ -386,14 +386,46 @@ impl LakeQuery {
             .with_allow_dml(false)
             .with_allow_statements(false);
         let frame = self.ctx.sql_with_options(text, options).await?;
-        let schema = Arc::new(frame.schema().as_arrow().clone());
-        let batches = frame.collect().await?;
+        let schema = plain_strings(frame.schema().as_arrow());
+        let batches = frame
+            .collect()
+            .await?
+            .into_iter()
+            .map(|b| cast_batch(b, &schema))
+            .collect::<Result<Vec<_>, DataFusionError>>()?;
         // An empty result still carries its columns, so every output format has a header.
         if batches.iter().all(|b| b.num_rows() == 0) {
             return Ok(vec![RecordBatch::new_empty(schema)]);
         }
         Ok(batches.into_iter().filter(|b| b.num_rows() > 0).collect())
     }
+}
+
+/// `schema` with string views (how the lake tables are read) as plain `Utf8`, the type
+/// results are handed out in.
+fn plain_strings(schema: &Schema) -> Arc<Schema> {
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            DataType::Utf8View => f.as_ref().clone().with_data_type(DataType::Utf8),
+            _ => f.as_ref().clone(),
+        })
+        .collect();
+    Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
+}
+
+fn cast_batch(batch: RecordBatch, schema: &Arc<Schema>) -> Result<RecordBatch, DataFusionError> {
+    if batch.schema().fields() == schema.fields() {
+        return Ok(batch);
+    }
+    let columns = batch
+        .columns()
+        .iter()
+        .zip(schema.fields())
+        .map(|(c, f)| datafusion::arrow::compute::cast(c, f.data_type()))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(RecordBatch::try_new(schema.clone(), columns)?)
 }
 
 async fn select_run(
@@ -453,6 +485,7 @@ fn run_files(
             path: files.path(&meta.key),
             size: meta.size,
             partition_values: partition_values(),
+            rows: Some(1),
         }]);
     }
     Ok(run
@@ -463,6 +496,7 @@ fn run_files(
             path: files.path(&f.path),
             size: f.bytes as u64,
             partition_values: partition_values(),
+            rows: u64::try_from(f.rows).ok(),
         })
         .collect())
 }

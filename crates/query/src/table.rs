@@ -12,7 +12,8 @@ use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef};
 use datafusion::catalog::{Session, TableProvider};
-use datafusion::common::{Result as DfResult, ScalarValue, project_schema};
+use datafusion::common::stats::Precision;
+use datafusion::common::{Result as DfResult, ScalarValue, Statistics, project_schema};
 use datafusion::datasource::file_format::FileFormat;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::PartitionedFile;
@@ -30,6 +31,9 @@ pub struct CommittedFile {
     pub path: String,
     pub size: u64,
     pub partition_values: Vec<String>,
+    /// Row count from the run's record, when known: the planner's estimate of the scan's
+    /// size (build side of joins, cross joins against one-row `params`).
+    pub rows: Option<u64>,
 }
 
 /// The lake's partition columns, in path order.
@@ -66,6 +70,22 @@ impl CommittedFiles {
         partition_fields: Vec<FieldRef>,
         files: Vec<CommittedFile>,
     ) -> Self {
+        // Strings are read as views: the Parquet decoder then points into the dictionary
+        // pages instead of copying every value (the lake's strings are dictionary-encoded).
+        // `LakeQuery` casts results back to `Utf8`.
+        let file_schema = Arc::new(Schema::new_with_metadata(
+            file_schema
+                .fields()
+                .iter()
+                .map(|f| match f.data_type() {
+                    DataType::Utf8 => {
+                        Arc::new(f.as_ref().clone().with_data_type(DataType::Utf8View))
+                    }
+                    _ => f.clone(),
+                })
+                .collect::<Vec<FieldRef>>(),
+            file_schema.metadata().clone(),
+        ));
         let mut fields: Vec<FieldRef> = file_schema.fields().iter().cloned().collect();
         fields.extend(partition_fields.iter().cloned());
         let schema = Arc::new(Schema::new(fields));
@@ -107,6 +127,14 @@ impl CommittedFiles {
             })
             .collect();
         let groups = FileGroup::new(files).split_files(state.config().target_partitions().max(1));
+        // Inexact on purpose: an exact count would let `COUNT(*)` skip reading the files,
+        // and with it the check that names a damaged file.
+        let rows = self.files.iter().map(|f| f.rows).sum::<Option<u64>>();
+        let mut statistics = Statistics::new_unknown(&self.schema);
+        if let Some(rows) = rows {
+            // No byte size: compressed Parquet bytes compare badly with in-memory tables.
+            statistics.num_rows = Precision::Inexact(rows as usize);
+        }
         let format = ParquetFormat::default().with_options(state.table_options().parquet.clone());
         let table_schema = TableSchema::builder(self.file_schema.clone())
             .with_table_partition_cols(self.partition_fields.clone())
@@ -116,6 +144,7 @@ impl CommittedFiles {
             .with_file_groups(groups)
             .with_projection_indices(projection.cloned())?
             .with_limit(limit)
+            .with_statistics(statistics)
             .build();
         format.create_physical_plan(state, config).await
     }
