@@ -167,6 +167,19 @@ impl SpilledChunk {
     }
 }
 
+/// [`TaskOutput::spill_patches`] over a collector's own accumulators: once `values` holds
+/// [`PATCH_SPILL_ROWS`] rows, they move to `spilled` as one chunk.
+pub fn spill_if_full(
+    values: &mut Vec<InstancePatch>,
+    spilled: &mut Vec<SpilledChunk>,
+) -> Result<()> {
+    if values.len() >= PATCH_SPILL_ROWS {
+        spilled.push(SpilledChunk::encode(values)?);
+        *values = Vec::new();
+    }
+    Ok(())
+}
+
 impl TaskOutput {
     /// Once `instance_patches` holds [`PATCH_SPILL_ROWS`] rows, moves them into
     /// `spilled_patches` as one compressed chunk: about 10 bytes a row instead of about 600 as
@@ -174,12 +187,7 @@ impl TaskOutput {
     /// of patches) is collected within a Lambda function's memory. Collectors call it as rows
     /// arrive.
     pub fn spill_patches(&mut self) -> Result<()> {
-        if self.instance_patches.len() >= PATCH_SPILL_ROWS {
-            self.spilled_patches
-                .push(SpilledChunk::encode(&self.instance_patches)?);
-            self.instance_patches = Vec::new();
-        }
-        Ok(())
+        spill_if_full(&mut self.instance_patches, &mut self.spilled_patches)
     }
 
     /// Rows of `instance_patches`, spilled or not.

@@ -12,7 +12,7 @@ pub mod os;
 pub mod records;
 pub mod schema;
 
-pub use batch::{PATCH_SPILL_ROWS, SpilledChunk};
+pub use batch::{PATCH_SPILL_ROWS, SpilledChunk, spill_if_full};
 pub use ids::{AccountId, RunId, validate_account_id, validate_region};
 pub use records::*;
 pub use schema::Table;
