@@ -241,7 +241,16 @@ async fn report(counters: Arc<Counters>, mode: Mode, mut stopped: watch::Receive
                 }));
                 bar.tick();
             }
-            None => log(&snap, recent, done),
+            // The last event of a run reports its average, not the idle last interval.
+            None => log(
+                &snap,
+                if done {
+                    snap.calls_per_second()
+                } else {
+                    recent
+                },
+                done,
+            ),
         }
         if done || *stopped.borrow() {
             if let Some(bar) = &bar {
