@@ -672,7 +672,7 @@ mod tests {
         );
         let first = sheet_xml(&bytes, 1);
         assert!(first.contains("ySplit=\"1\""), "frozen header: {first}");
-        assert!(first.contains("<autoFilter ref=\"A1:H3\""), "{first}");
+        assert!(first.contains("<autoFilter ref=\"A1:I3\""), "{first}");
         assert!(
             first.contains("<c r=\"B2\"><v>4</v></c>"),
             "number cell: {first}"
