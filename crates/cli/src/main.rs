@@ -125,6 +125,10 @@ enum SimCommand {
         /// Port on 127.0.0.1 (default: a free one).
         #[arg(long)]
         port: Option<u16>,
+        /// Faults to inject, e.g. "throttle=20/5,server_errors=0.05,spikes=0.01@2000,
+        /// malformed=0.02,bad_tokens=0.05,deny_ssm=ACCOUNT/REGION,seed=7".
+        #[arg(long, default_value = "", value_parser = parse_faults)]
+        faults: patchlake_sim::FaultConfig,
     },
     /// Print the simulated fleet's expected compliance aggregates as JSON.
     Truth {
@@ -294,14 +298,23 @@ async fn demo(args: DemoArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn parse_faults(spec: &str) -> std::result::Result<patchlake_sim::FaultConfig, String> {
+    patchlake_sim::FaultConfig::parse(spec)
+}
+
 async fn sim(cmd: SimCommand) -> Result<ExitCode> {
     match cmd {
-        SimCommand::Serve { fleet, port } => {
+        SimCommand::Serve {
+            fleet,
+            port,
+            faults,
+        } => {
             let spec = fleet.spec();
             let handle = start_simulator(
                 &spec,
                 SimOptions {
                     port,
+                    faults: faults.clone(),
                     ..SimOptions::default()
                 },
             )
@@ -313,6 +326,9 @@ async fn sim(cmd: SimCommand) -> Result<ExitCode> {
                 .map(|a| a.id.as_str())
                 .collect();
             println!("fleet simulator listening on {}", handle.endpoint());
+            if faults != patchlake_sim::FaultConfig::default() {
+                println!("faults: {faults}");
+            }
             println!("accounts: {}", ids.join(","));
             println!("regions: {}", spec.regions.join(","));
             println!(

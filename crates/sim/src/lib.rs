@@ -40,5 +40,7 @@ pub mod truth_inventory;
 
 pub use error::{Error, Result};
 pub use fleet::{ExtraRole, Fleet, FleetSpec, PatchRecord, RegionOptStatus, demo_spec};
-pub use server::{Faults, SimHandle, SimOptions, SimServer, Stats, Throttle};
+pub use server::{
+    FaultConfig, Faults, Malformation, SimHandle, SimOptions, SimServer, Stats, Throttle,
+};
 pub use truth::{Agg, Truth, TruthOptions};

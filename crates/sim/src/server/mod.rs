@@ -14,6 +14,7 @@
 mod account;
 mod auth;
 mod faults;
+mod malformed;
 mod orgs;
 mod paging;
 mod ssm;
@@ -34,7 +35,7 @@ use axum::routing::post;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use faults::{FaultConfig, Faults, Throttle};
+pub use faults::{FaultConfig, Faults, Malformation, Throttle};
 pub use stats::Stats;
 
 use crate::fleet::Fleet;
@@ -189,7 +190,7 @@ const SSM_PREFIX: &str = "AmazonSSM.";
 const ORGS_PREFIX: &str = "AWSOrganizationsV20161128.";
 
 async fn dispatch(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
-    let latency = state.faults.latency();
+    let latency = state.faults.delay();
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
@@ -230,7 +231,7 @@ async fn list_regions(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let latency = state.faults.latency();
+    let latency = state.faults.delay();
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::{Session, credential_scope};
 use super::wire::{self, ApiError, epoch};
-use super::{AppState, max_results, parse_json};
+use super::{AppState, malformed, max_results, parse_json};
 use crate::fleet::{
     AccountRegion, Baseline, BaselineOwner, Instance, OperatingSystem, PatchComplianceState,
     PatchFilter,
@@ -86,10 +86,18 @@ pub(super) fn handle(
     };
     let scope = Some((ctx.ar.account_id.as_str(), ctx.ar.region.as_str()));
     match run(&ctx, op, body) {
-        Ok(bytes) => {
-            state.stats.record(op, scope, None);
-            wire::json_bytes(bytes, request_id)
-        }
+        Ok(bytes) => match state.faults.roll_malformed() {
+            None => {
+                state.stats.record(op, scope, None);
+                wire::json_bytes(bytes, request_id)
+            }
+            Some(kind) => {
+                state.stats.record(op, scope, Some(malformed::CODE));
+                tracing::debug!(account_id = %ctx.ar.account_id, region = %ctx.ar.region, op,
+                    kind = kind.as_str(), "malformed response injected");
+                malformed::response(kind, bytes, &state.faults, request_id)
+            }
+        },
         Err(e) => {
             state.stats.record(op, scope, Some(e.code));
             tracing::debug!(account_id = %ctx.ar.account_id, region = %ctx.ar.region, op, code = e.code, "ssm error");
@@ -123,6 +131,12 @@ fn run(ctx: &Ctx<'_>, op: &str, body: &[u8]) -> Result<Vec<u8>, ApiError> {
     if faults.roll_server_error() {
         return Err(ApiError::internal());
     }
+    if has_next_token(body) && faults.roll_bad_token() {
+        return Err(ApiError::bad_request(
+            "InvalidNextToken",
+            "The specified token has expired.",
+        ));
+    }
     match op {
         "DescribeInstanceInformation" => describe_instance_information(ctx, parse_json(body)?),
         "DescribeInstancePatchStates" => describe_instance_patch_states(ctx, parse_json(body)?),
@@ -149,6 +163,16 @@ fn run(ctx: &Ctx<'_>, op: &str, body: &[u8]) -> Result<Vec<u8>, ApiError> {
             format!("Unknown operation {op}"),
         )),
     }
+}
+
+/// Whether the request continues a listing (a non-empty NextToken).
+fn has_next_token(body: &[u8]) -> bool {
+    #[derive(Deserialize, Default)]
+    struct Paged {
+        #[serde(rename = "NextToken")]
+        next_token: Option<String>,
+    }
+    parse_json::<Paged>(body).is_ok_and(|p| p.next_token.is_some_and(|t| !t.is_empty()))
 }
 
 fn to_json<T: Serialize>(value: &T) -> Result<Vec<u8>, ApiError> {

@@ -404,3 +404,76 @@ async fn organizations_through_the_sdk() {
         .unwrap();
     assert_eq!(ous.organizational_units().len(), 3);
 }
+
+/// Each malformed page reaches the SDK as an error it can classify, never as a short
+/// success: invalid JSON and truncation are response errors and a cut connection a dispatch
+/// failure (both retried by the standard retry policy as transient); a page missing an identifier parses, with the item
+/// visibly lacking it.
+#[tokio::test]
+async fn malformed_pages_and_expired_tokens_through_the_sdk() {
+    use aws_sdk_ssm::error::SdkError;
+    use patchlake_sim::Malformation;
+
+    let sim = start().await;
+    let account = sim.fleet().accounts()[0].id.clone();
+    let ssm = ssm_client(&sim, assume(&sim, &account).await, "us-east-1");
+    sim.faults().set_seed(5);
+    for kind in [
+        Malformation::InvalidJson,
+        Malformation::Truncated,
+        Malformation::CutConnection,
+    ] {
+        sim.faults().set_malformed(1.0, &[kind]);
+        let err = ssm
+            .describe_instance_information()
+            .max_results(50)
+            .send()
+            .await
+            .expect_err("a malformed page is an error");
+        // A cut body surfaces while the response is received (a transient dispatch failure);
+        // an unparsable one when it is read.
+        let expected = match kind {
+            Malformation::CutConnection => matches!(err, SdkError::DispatchFailure(_)),
+            _ => matches!(err, SdkError::ResponseError(_)),
+        };
+        assert!(expected, "{kind:?}: {err:?}");
+    }
+    sim.faults()
+        .set_malformed(1.0, &[Malformation::MissingField]);
+    let page = ssm
+        .describe_instance_information()
+        .max_results(50)
+        .send()
+        .await
+        .expect("a page missing a member still parses");
+    let list = page.instance_information_list();
+    assert_eq!(list.len(), 50);
+    assert_eq!(list.iter().filter(|i| i.instance_id().is_none()).count(), 1);
+    sim.faults().set_malformed(0.0, &[]);
+    assert_eq!(sim.stats().errors_with("MalformedResponse"), 4);
+
+    // Tokens: the first page is served, the continuation is refused as expired.
+    sim.faults().set_bad_token_probability(1.0);
+    let first = ssm
+        .describe_instance_information()
+        .max_results(50)
+        .send()
+        .await
+        .expect("the first page carries no token");
+    let err = ssm
+        .describe_instance_information()
+        .max_results(50)
+        .next_token(first.next_token().expect("more pages"))
+        .send()
+        .await
+        .expect_err("the token is refused");
+    assert_eq!(err.code(), Some("InvalidNextToken"));
+    sim.faults().set_bad_token_probability(0.0);
+    ssm.describe_instance_information()
+        .max_results(50)
+        .next_token(first.next_token().unwrap())
+        .send()
+        .await
+        .expect("the same token is good again without the fault");
+    sim.shutdown().await;
+}
