@@ -3,12 +3,15 @@
 
 mod cli;
 mod collect;
+mod crash;
 mod discover;
 mod e2e;
+mod faults;
 mod golden;
 mod harness;
 mod infra;
 mod moto;
+mod privilege;
 mod report_input;
 mod s3;
 mod secrets;
