@@ -618,6 +618,7 @@ async fn everything_at_once() {
         latency_probability: 0.05,
         latency: Duration::from_millis(200),
         seed: 111,
+        ..S3Faults::default()
     };
     let o = run_case(case).await;
     assert!(

@@ -237,6 +237,45 @@ async fn bad_lake_settings_name_the_bucket_and_the_key() {
             err.contains("no-such-bucket") && err.contains("lake.root"),
             "{err}"
         );
+
+        // A KMS key the writer may not use: S3 refuses the first write; the run fails naming
+        // the key's configuration and the object, and nothing is committed.
+        let proxy = patchlake_testkit::s3_proxy::S3Proxy::start(
+            &moto.endpoint,
+            patchlake_testkit::s3_proxy::S3Faults {
+                deny_kms_key: Some("alias/not-ours".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        let denied = harness::with(
+            &s3_config(&local, &moto, BUCKET),
+            &[
+                &format!("lake.endpoint_url={}", proxy.endpoint()),
+                "lake.kms_key_id=alias/not-ours",
+            ],
+        );
+        let f = factory(&denied).await;
+        f.s3(&denied.lake)
+            .create_bucket()
+            .bucket(BUCKET)
+            .send()
+            .await
+            .expect("creating the test bucket");
+        let err = collect_run(Arc::new(denied.clone()), Some(simulator_credentials()))
+            .await
+            .unwrap_err();
+        let msg = format!("{err:#}");
+        assert!(
+            msg.contains("lake.kms_key_id")
+                && msg.contains("alias/not-ours")
+                && msg.contains("kms:GenerateDataKey")
+                && msg.contains(&format!("s3://{BUCKET}/lake/")),
+            "{msg}"
+        );
+        let lake = open_lake_with(&denied, Some(&f)).await.unwrap();
+        assert!(lake.committed_runs().await.unwrap().is_empty());
     }
     sim.shutdown().await;
 }

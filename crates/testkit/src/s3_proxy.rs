@@ -40,6 +40,10 @@ pub struct S3Faults {
     pub latency_probability: f64,
     pub latency: Duration,
     pub seed: u64,
+    /// Writes asking for SSE-KMS with this key are refused as S3 refuses them when the caller
+    /// may not use the key: 403 `AccessDenied`, "not authorized to perform:
+    /// kms:GenerateDataKey" (moto itself accepts any key id).
+    pub deny_kms_key: Option<String>,
 }
 
 /// What the proxy did since it started.
@@ -150,6 +154,25 @@ async fn forward(State(state): State<Arc<ProxyState>>, request: Request) -> Resp
         parts.uri.path(),
         parts.uri.query().unwrap_or(""),
     );
+    let denied_key = lock(&state.faults).deny_kms_key.clone();
+    let requested_key = parts
+        .headers
+        .get("x-amz-server-side-encryption-aws-kms-key-id")
+        .and_then(|v| v.to_str().ok());
+    if let Some(key) = denied_key
+        && requested_key == Some(key.as_str())
+    {
+        return s3_error(
+            StatusCode::FORBIDDEN,
+            "AccessDenied",
+            &format!(
+                "User: arn:aws:sts::123456789012:assumed-role/patchlake-collect/test is not \
+                 authorized to perform: kms:GenerateDataKey on resource: {key} because no \
+                 identity-based policy allows the kms:GenerateDataKey action"
+            ),
+            parts.method == Method::HEAD,
+        );
+    }
     let (delay, fault) = {
         let f = lock(&state.faults).clone();
         let mut rng = lock(&state.rng);
