@@ -35,25 +35,28 @@ impl RunSummary {
     }
 }
 
-/// The lake's latest committed run, as the [`PriorRun`] of an incremental collection.
-struct LakePrior {
+/// The lake's latest committed run, as the [`PriorRun`] of an incremental collection (the CLI's
+/// `collect` and the Lambda `collect` function).
+pub struct LakePrior {
     query: LakeQuery,
 }
 
-/// The latest committed run to collect incrementally against, unless the configuration asks
-/// for a full run or there is none.
-async fn previous_run(lake: &Lake, config: &Config) -> Option<LakePrior> {
-    if !config.collect.incremental {
-        return None;
-    }
-    match LakeQuery::from_lake(lake, AsOf::Latest, ReportParams::default()).await {
-        Ok(query) => {
-            tracing::info!(run_id = %query.run().run_id, "collecting incrementally against the latest committed run");
-            Some(LakePrior { query })
+impl LakePrior {
+    /// The latest committed run to collect incrementally against, unless the configuration
+    /// asks for a full run or there is none.
+    pub async fn open(lake: &Lake, config: &Config) -> Option<LakePrior> {
+        if !config.collect.incremental {
+            return None;
         }
-        Err(e) => {
-            tracing::info!("full collection: no previous run to reuse ({e})");
-            None
+        match LakeQuery::from_lake(lake, AsOf::Latest, ReportParams::default()).await {
+            Ok(query) => {
+                tracing::info!(run_id = %query.run().run_id, "collecting incrementally against the latest committed run");
+                Some(LakePrior { query })
+            }
+            Err(e) => {
+                tracing::info!("full collection: no previous run to reuse ({e})");
+                None
+            }
         }
     }
 }
@@ -203,7 +206,7 @@ pub async fn collect_run_as(
     let started_at = run_id.started_at();
 
     let factory_stats = factory.run_stats().clone();
-    let collector = match previous_run(&lake, &config).await {
+    let collector = match LakePrior::open(&lake, &config).await {
         Some(prior) => Collector::with_prior(factory, config.clone(), Arc::new(prior)),
         None => Collector::new(factory, config.clone()),
     };

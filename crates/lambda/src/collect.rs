@@ -9,7 +9,7 @@ use patchlake_model::{RunId, Table, validate_account_id, validate_region};
 use crate::Deps;
 use crate::error::{HandlerError, Result};
 use crate::events::{CollectInput, CollectOutput};
-use crate::prior::LakePrior;
+use patchlake::pipeline::LakePrior;
 
 /// Collects one task and stages it. A retry replaces the task's staged rows (`Lake::stage`),
 /// so the invocation is idempotent. Collection failures are data (the coverage row); only

@@ -17,7 +17,6 @@ pub mod error;
 pub mod events;
 mod finalize;
 mod plan;
-mod prior;
 mod report;
 pub mod runtime;
 
