@@ -263,6 +263,12 @@ fn demo_runs_end_to_end_and_writes_reports() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stdout}\n{stderr}");
+    // Not a terminal: progress comes as plain structured log lines, no colour codes.
+    assert!(stderr.contains("collection finished"), "{stderr}");
+    assert!(
+        !stderr.contains('\x1b'),
+        "ANSI escape in piped stderr: {stderr:?}"
+    );
     assert!(stdout.contains("compliance_by_patch_group"), "{stdout}");
     assert!(stdout.contains("compliance_by_baseline"), "{stdout}");
     assert!(

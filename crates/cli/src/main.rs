@@ -1,6 +1,6 @@
 //! `patchlake`: multi-account SSM patch compliance into a Parquet lake, reported with SQL.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -167,8 +167,11 @@ fn main() -> ExitCode {
 fn init_tracing(format: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("PATCHLAKE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,patchlake::progress=info"));
+    // Colour only for a person at a terminal: piped logs (CI, cron, files) stay plain text.
+    let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     if format == "json" {
         builder.json().init();
