@@ -1,13 +1,6 @@
 //! The `patchlake` binary: exit codes and error messages users see.
 
-use std::path::Path;
-use std::process::Command;
-
-fn patchlake() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_patchlake"));
-    c.env_remove("PATCHLAKE_CONFIG");
-    c
-}
+use crate::harness::{patchlake, run_cli};
 
 #[test]
 fn bad_config_value_names_the_key_and_exits_non_zero() {
@@ -55,27 +48,10 @@ fn unknown_key_in_file_is_named() {
     assert!(err.contains("region"), "{err}");
 }
 
-/// Runs `patchlake` in `dir` against the lake `dir/lake`; (exit code, stdout, stderr).
-fn run_in(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let lake = format!("lake.root={}", dir.join("lake").display());
-    let out = patchlake()
-        .current_dir(dir)
-        .args(["--set", "accounts.ids=012345678901", "--set", &lake])
-        .args(args)
-        .output()
-        .unwrap();
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    );
-    assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
-    (out.status.code().unwrap_or(-1), stdout, stderr)
-}
-
 #[test]
 fn report_on_a_missing_or_empty_lake_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
-    let (code, _, err) = run_in(dir.path(), &["report", "compliance_by_patch_group"]);
+    let (code, _, err) = run_cli(dir.path(), &["report", "compliance_by_patch_group"]);
     assert_eq!(code, 1);
     assert!(err.contains("no lake at lake.root"), "{err}");
     // A lake with a run staged but never committed.
@@ -90,7 +66,7 @@ fn report_on_a_missing_or_empty_lake_is_a_clear_error() {
         &["sql", "SELECT 1"],
         &["evidence", "--out", "ev"],
     ] {
-        let (code, _, err) = run_in(dir.path(), args);
+        let (code, _, err) = run_cli(dir.path(), args);
         assert_eq!(code, 1, "{args:?}");
         assert!(err.contains("no committed run"), "{args:?}: {err}");
     }
@@ -100,7 +76,7 @@ fn report_on_a_missing_or_empty_lake_is_a_clear_error() {
 #[test]
 fn bad_report_arguments_are_refused_before_the_lake_is_read() {
     let dir = tempfile::tempdir().unwrap();
-    let (code, _, err) = run_in(dir.path(), &["report", "compliance_by_nothing"]);
+    let (code, _, err) = run_cli(dir.path(), &["report", "compliance_by_nothing"]);
     assert_eq!(code, 1);
     assert!(
         err.contains("unknown report \"compliance_by_nothing\""),
@@ -108,7 +84,7 @@ fn bad_report_arguments_are_refused_before_the_lake_is_read() {
     );
     assert!(err.contains("compliance_by_patch_group"), "{err}");
     for bad in ["yesterday", "2026-13-01", "20261125T101112Z"] {
-        let (code, _, err) = run_in(
+        let (code, _, err) = run_cli(
             dir.path(),
             &["report", "compliance_by_baseline", "--as-of", bad],
         );
@@ -118,13 +94,13 @@ fn bad_report_arguments_are_refused_before_the_lake_is_read() {
             "{err}"
         );
     }
-    let (code, _, err) = run_in(
+    let (code, _, err) = run_cli(
         dir.path(),
         &["report", "--all", "--format", "csv", "--out", "x"],
     );
     assert_eq!(code, 1);
     assert!(err.contains("--format html or xlsx"), "{err}");
-    let (code, _, err) = run_in(dir.path(), &["report", "--all", "--format", "html"]);
+    let (code, _, err) = run_cli(dir.path(), &["report", "--all", "--format", "html"]);
     assert_eq!(code, 1);
     assert!(err.contains("needs --out"), "{err}");
 }
@@ -146,7 +122,7 @@ fn all_reports_as_of_and_evidence_over_a_demo_lake() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    let (code, _, err) = run_in(
+    let (code, _, err) = run_cli(
         d,
         &["report", "--all", "--format", "html", "--out", "all.html"],
     );
@@ -164,7 +140,7 @@ fn all_reports_as_of_and_evidence_over_a_demo_lake() {
         !html.contains("http://") && !html.contains("https://"),
         "no external fetch"
     );
-    let (code, _, err) = run_in(d, &["report", "--all", "--out", "all.xlsx"]);
+    let (code, _, err) = run_cli(d, &["report", "--all", "--out", "all.xlsx"]);
     assert_eq!(code, 0, "{err}");
     let xlsx = std::fs::File::open(d.join("all.xlsx")).unwrap();
     let archive = zip::ZipArchive::new(xlsx).unwrap();
@@ -176,11 +152,11 @@ fn all_reports_as_of_and_evidence_over_a_demo_lake() {
     assert_eq!(sheets, patchlake_query::list_reports().len());
 
     // --as-of by run id and by date select the demo's run; a date before it is refused.
-    let (_, ls, _) = run_in(d, &["lake", "ls"]);
+    let (_, ls, _) = run_cli(d, &["lake", "ls"]);
     let run_id = ls.split_whitespace().next().unwrap().to_owned();
     let dt = format!("{}-{}-{}", &run_id[0..4], &run_id[4..6], &run_id[6..8]);
     for as_of in [run_id.as_str(), dt.as_str(), "latest"] {
-        let (code, csv, err) = run_in(
+        let (code, csv, err) = run_cli(
             d,
             &[
                 "sql",
@@ -194,7 +170,7 @@ fn all_reports_as_of_and_evidence_over_a_demo_lake() {
         assert_eq!(code, 0, "{err}");
         assert!(csv.contains(&run_id), "{as_of}: {csv}");
     }
-    let (code, _, err) = run_in(d, &["report", "compliance_trend", "--as-of", "2001-01-01"]);
+    let (code, _, err) = run_cli(d, &["report", "compliance_trend", "--as-of", "2001-01-01"]);
     assert_eq!(code, 1);
     assert!(
         err.contains("no committed run on or before 2001-01-01"),
@@ -202,7 +178,7 @@ fn all_reports_as_of_and_evidence_over_a_demo_lake() {
     );
 
     // Evidence as a directory: verifies, then fails naming the altered and the extra file.
-    let (code, stdout, err) = run_in(d, &["evidence", "--as-of", &run_id, "--out", "ev"]);
+    let (code, stdout, err) = run_cli(d, &["evidence", "--as-of", &run_id, "--out", "ev"]);
     assert_eq!(code, 0, "{err}");
     assert!(stdout.contains("manifest sha256"), "{stdout}");
     for f in [
@@ -221,14 +197,14 @@ fn all_reports_as_of_and_evidence_over_a_demo_lake() {
     }
     let manifest = std::fs::read_to_string(d.join("ev/manifest.json")).unwrap();
     assert!(manifest.contains("\"SI-2\"") && manifest.contains("\"6.3.3\""));
-    let (code, stdout, _) = run_in(d, &["evidence", "verify", "ev"]);
+    let (code, stdout, _) = run_cli(d, &["evidence", "verify", "ev"]);
     assert_eq!(code, 0, "{stdout}");
     let csv = d.join("ev/reports/compliance_by_baseline.csv");
     let mut bytes = std::fs::read(&csv).unwrap();
     let last = bytes.len() - 2;
     bytes[last] ^= 0x01;
     std::fs::write(&csv, &bytes).unwrap();
-    let (code, stdout, _) = run_in(d, &["evidence", "verify", "ev"]);
+    let (code, stdout, _) = run_cli(d, &["evidence", "verify", "ev"]);
     assert_eq!(code, 5, "{stdout}");
     assert!(
         stdout.contains("reports/compliance_by_baseline.csv: altered"),
@@ -237,17 +213,17 @@ fn all_reports_as_of_and_evidence_over_a_demo_lake() {
     bytes[last] ^= 0x01;
     std::fs::write(&csv, &bytes).unwrap();
     std::fs::write(d.join("ev/sql/notes.txt"), "added later").unwrap();
-    let (code, stdout, _) = run_in(d, &["evidence", "verify", "ev"]);
+    let (code, stdout, _) = run_cli(d, &["evidence", "verify", "ev"]);
     assert_eq!(code, 5, "{stdout}");
     assert!(stdout.contains("sql/notes.txt: extra file"), "{stdout}");
     assert!(!stdout.contains("altered"), "{stdout}");
 
     // Evidence as a zip verifies too, and is never overwritten.
-    let (code, _, err) = run_in(d, &["evidence", "--out", "ev.zip", "--no-controls"]);
+    let (code, _, err) = run_cli(d, &["evidence", "--out", "ev.zip", "--no-controls"]);
     assert_eq!(code, 0, "{err}");
-    let (code, stdout, _) = run_in(d, &["evidence", "verify", "ev.zip"]);
+    let (code, stdout, _) = run_cli(d, &["evidence", "verify", "ev.zip"]);
     assert_eq!(code, 0, "{stdout}");
-    let (code, _, err) = run_in(d, &["evidence", "--out", "ev.zip"]);
+    let (code, _, err) = run_cli(d, &["evidence", "--out", "ev.zip"]);
     assert_eq!(code, 1);
     assert!(err.contains("already exists"), "{err}");
 }

@@ -1,6 +1,7 @@
 //! Shared set-up: a simulator with a small fleet and a config pointing at it.
 
 use std::path::Path;
+use std::process::Command;
 
 use chrono::{TimeZone, Utc};
 use patchlake::demo::{config_for_simulator, start_simulator};
@@ -40,4 +41,32 @@ pub fn with(config: &Config, sets: &[&str]) -> Config {
         loader = loader.set_arg(s).unwrap();
     }
     loader.load().unwrap()
+}
+
+/// The `patchlake` binary, free of any `PATCHLAKE_CONFIG` in the test's environment.
+pub fn patchlake() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_patchlake"));
+    c.env_remove("PATCHLAKE_CONFIG");
+    c
+}
+
+/// Runs `patchlake` in `dir` against the lake `dir/lake`: (exit code, stdout, stderr). Fails
+/// the test on a panic, whatever the exit code.
+pub fn run_cli(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let lake = format!("lake.root={}", dir.join("lake").display());
+    let out = patchlake()
+        .current_dir(dir)
+        .args(["--set", "accounts.ids=012345678901", "--set", &lake])
+        .args(args)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"),
+        "{args:?}: {stderr}"
+    );
+    (out.status.code().unwrap_or(-1), stdout, stderr)
 }

@@ -4,28 +4,8 @@
 //! and malformed --as-of values on `report`.)
 
 use std::path::Path;
-use std::process::Command;
 
-/// Runs `patchlake` in `dir` against the lake `dir/lake`: (exit code, stdout, stderr).
-fn run(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let lake = format!("lake.root={}", dir.join("lake").display());
-    let out = Command::new(env!("CARGO_BIN_EXE_patchlake"))
-        .env_remove("PATCHLAKE_CONFIG")
-        .current_dir(dir)
-        .args(["--set", "accounts.ids=012345678901", "--set", &lake])
-        .args(args)
-        .output()
-        .unwrap();
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    );
-    assert!(
-        !stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"),
-        "{args:?}: {stderr}"
-    );
-    (out.status.code().unwrap_or(-1), stdout, stderr)
-}
+use crate::harness::{patchlake, run_cli};
 
 /// Every command that reads the lake, as it would be typed.
 const READERS: [&[&str]; 5] = [
@@ -37,7 +17,7 @@ const READERS: [&[&str]; 5] = [
 ];
 
 fn assert_refused(dir: &Path, args: &[&str], needles: &[&str]) {
-    let (code, stdout, err) = run(dir, args);
+    let (code, stdout, err) = run_cli(dir, args);
     assert_eq!(code, 1, "{args:?}: {stdout}{err}");
     for needle in needles {
         assert!(err.contains(needle), "{args:?}: no {needle:?} in {err}");
@@ -77,7 +57,7 @@ fn an_empty_lake_directory_has_no_committed_run() {
 fn bad_as_of_names_and_uncommitted_data_over_a_real_lake() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let out = Command::new(env!("CARGO_BIN_EXE_patchlake"))
+    let out = patchlake()
         .current_dir(d)
         .args(["demo", "--accounts", "1", "--instances", "10"])
         .output()
@@ -87,7 +67,7 @@ fn bad_as_of_names_and_uncommitted_data_over_a_real_lake() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let (code, ls, err) = run(d, &["lake", "ls"]);
+    let (code, ls, err) = run_cli(d, &["lake", "ls"]);
     assert_eq!(code, 0, "{err}");
     let run_id = ls.split_whitespace().next().unwrap().to_owned();
 
@@ -127,7 +107,7 @@ fn bad_as_of_names_and_uncommitted_data_over_a_real_lake() {
     );
     assert_refused(d, &["sql", "SELEC 1"], &["SELEC"]);
     // The lake still answers.
-    let (code, csv, err) = run(d, &["report", "stale_and_unreported", "-f", "csv"]);
+    let (code, csv, err) = run_cli(d, &["report", "stale_and_unreported", "-f", "csv"]);
     assert_eq!(code, 0, "{err}");
     assert!(csv.starts_with("account_id,region,instance_id"), "{csv}");
 
