@@ -30,7 +30,8 @@ SELECT
     COALESCE(r.stale, 0) AS stale,
     COALESCE(r.unreported, 0) AS unreported,
     COALESCE(r.inactive, 0) AS inactive,
-    ROUND(100.0 * r.compliant / NULLIF(r.instances, 0), 1) AS compliance_pct,
+    FLOOR((2000 * CAST(r.compliant AS DOUBLE) + r.instances)
+          / (2 * CAST(NULLIF(r.instances, 0) AS DOUBLE))) / 10 AS compliance_pct,
     COALESCE(r.missing, 0) AS missing,
     COALESCE(r.failed, 0) AS failed,
     COALESCE(r.installed_pending_reboot, 0) AS installed_pending_reboot,

@@ -11,8 +11,8 @@ SELECT
     COUNT(*) FILTER (WHERE status = 'stale') AS stale,
     COUNT(*) FILTER (WHERE status = 'unreported') AS unreported,
     COUNT(*) FILTER (WHERE status = 'inactive') AS inactive,
-    ROUND(100.0 * COUNT(*) FILTER (WHERE status = 'compliant')
-          / NULLIF(COUNT(*) FILTER (WHERE status <> 'inactive'), 0), 1) AS compliance_pct,
+    FLOOR((2000 * CAST(COUNT(*) FILTER (WHERE status = 'compliant') AS DOUBLE) + COUNT(*) FILTER (WHERE status <> 'inactive'))
+          / (2 * CAST(NULLIF(COUNT(*) FILTER (WHERE status <> 'inactive'), 0) AS DOUBLE))) / 10 AS compliance_pct,
     COALESCE(SUM(missing) FILTER (WHERE status <> 'inactive'), 0) AS missing,
     COALESCE(SUM(failed) FILTER (WHERE status <> 'inactive'), 0) AS failed,
     COALESCE(SUM(installed_pending_reboot) FILTER (WHERE status <> 'inactive'), 0) AS installed_pending_reboot,

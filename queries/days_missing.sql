@@ -5,80 +5,126 @@
 -- An instance's exposure starts at the first run it was missing there and ends at the first
 -- later run in which the instance reported a patch state without the patch missing; only the
 -- first exposure per instance counts (a patch missing again later is not a new one).
+--
+-- The patch history is read once. Number an instance's reporting runs 1, 2, ... (`cum`
+-- counts them up to each run). An exposure that starts after the instance's `s`-th reporting
+-- run is fixed at reporting run s + L + 1, where L is how many of the reporting runs s + 1,
+-- s + 2, ... in a row still had the patch missing: the missing rows in reporting runs, taken
+-- in order (`rk` = 1, 2, ...), are that unbroken run exactly while cum - rk = s, so L is
+-- the largest such rk.
+-- Days are rounded to tenths half away from zero from whole quotients, FLOOR((x + h) / 2h),
+-- so every engine rounds the same number the same way (ROUND of a double does not: 2.05 is
+-- 2.0499.. in binary).
 WITH runs AS (
-    SELECT run_id, run_started_at
+    SELECT run_id, run_started_at, runs_back
     FROM history_params
     WHERE runs_back >= 0
 ),
+reported AS (
+    SELECT DISTINCT account_id, region, instance_id, run_id
+    FROM history_patch_states
+),
+reporting AS (
+    -- One row per instance that ever reported and run: whether it reported then, and how
+    -- many of its reports there were up to then.
+    SELECT
+        i.account_id, i.region, i.instance_id, r.run_id, r.run_started_at,
+        CASE WHEN s.run_id IS NULL THEN 0 ELSE 1 END AS rep,
+        SUM(CASE WHEN s.run_id IS NULL THEN 0 ELSE 1 END) OVER (
+            PARTITION BY i.account_id, i.region, i.instance_id
+            ORDER BY r.run_started_at
+            ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+        ) AS cum
+    FROM (SELECT DISTINCT account_id, region, instance_id FROM reported) i
+    CROSS JOIN runs r
+    LEFT JOIN reported s
+        ON s.account_id = i.account_id
+       AND s.region = i.region
+       AND s.instance_id = i.instance_id
+       AND s.run_id = r.run_id
+),
 missing AS (
-    SELECT p.account_id, p.region, p.instance_id, p.title,
-           p.classification, p.severity, r.run_id, r.run_started_at
+    SELECT
+        p.account_id, p.region, p.instance_id, p.title, p.classification, p.severity,
+        r.run_started_at, r.runs_back,
+        COALESCE(g.rep, 0) AS rep,
+        COALESCE(g.cum, 0) AS cum
     FROM history_instance_patches p
     JOIN runs r
         ON r.run_id = p.run_id
+    LEFT JOIN reporting g
+        ON g.account_id = p.account_id
+       AND g.region = p.region
+       AND g.instance_id = p.instance_id
+       AND g.run_id = p.run_id
     WHERE p.state IN ('Missing', 'MISSING', 'Failed', 'FAILED')
+),
+ranked AS (
+    -- The unbounded frame keeps both functions in one bulk window pass (DataFusion's
+    -- streaming window is several times slower over this many small partitions).
+    SELECT
+        *,
+        CAST(DENSE_RANK() OVER (
+            PARTITION BY account_id, region, instance_id, title
+            ORDER BY rep DESC, run_started_at
+        ) AS BIGINT) AS rk,
+        MIN(cum - rep) OVER (
+            PARTITION BY account_id, region, instance_id, title
+            ORDER BY rep DESC, run_started_at
+            ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING
+        ) AS s
+    FROM missing
 ),
 exposure AS (
     SELECT account_id, region, instance_id, title,
            MAX(classification) AS classification, MAX(severity) AS severity,
-           MIN(run_started_at) AS first_missing_at, MAX(run_started_at) AS last_missing_at
-    FROM missing
+           MIN(run_started_at) AS first_missing_at, MAX(run_started_at) AS last_missing_at,
+           MAX(CASE WHEN runs_back = 0 THEN 1 ELSE 0 END) AS now_missing,
+           MIN(s) + COALESCE(MAX(rk) FILTER (WHERE rep = 1 AND cum - rk = s), 0) + 1
+               AS fixed_report
+    FROM ranked
     GROUP BY account_id, region, instance_id, title
 ),
-reported AS (
-    SELECT s.account_id, s.region, s.instance_id, r.run_id, r.run_started_at
-    FROM history_patch_states s
-    JOIN runs r
-        ON r.run_id = s.run_id
-),
 fixed AS (
-    SELECT e.account_id, e.region, e.instance_id, e.title, MIN(o.run_started_at) AS fixed_at
+    SELECT e.title, e.classification, e.severity, e.first_missing_at, e.last_missing_at,
+           e.now_missing, g.run_started_at AS fixed_at,
+           date_part('epoch', g.run_started_at) - date_part('epoch', e.first_missing_at) AS ttr
     FROM exposure e
-    JOIN reported o
-        ON o.account_id = e.account_id
-       AND o.region = e.region
-       AND o.instance_id = e.instance_id
-       AND o.run_started_at > e.first_missing_at
-    LEFT JOIN missing m
-        ON m.account_id = e.account_id
-       AND m.region = e.region
-       AND m.instance_id = e.instance_id
-       AND m.title = e.title
-       AND m.run_id = o.run_id
-    WHERE m.run_id IS NULL
-    GROUP BY e.account_id, e.region, e.instance_id, e.title
+    LEFT JOIN reporting g
+        ON g.account_id = e.account_id
+       AND g.region = e.region
+       AND g.instance_id = e.instance_id
+       AND g.rep = 1
+       AND g.cum = e.fixed_report
 ),
-now_missing AS (
-    SELECT DISTINCT m.account_id, m.region, m.instance_id, m.title
-    FROM missing m
-    JOIN params p
-        ON p.run_id = m.run_id
+per_patch AS (
+    SELECT
+        f.title,
+        MAX(f.classification) AS classification,
+        MAX(f.severity) AS severity,
+        COUNT(*) AS instances_affected,
+        SUM(f.now_missing) AS still_missing,
+        COUNT(f.fixed_at) AS remediated,
+        MIN(f.first_missing_at) AS first_missing_at,
+        MAX(f.last_missing_at) AS last_missing_at,
+        -- Until the selected run while still missing there, else until last seen missing:
+        -- the latest last_missing_at either way.
+        date_part('epoch', MAX(f.last_missing_at))
+            - date_part('epoch', MIN(f.first_missing_at)) AS missing_seconds,
+        SUM(f.ttr) AS ttr_seconds
+    FROM fixed f
+    GROUP BY f.title
 )
 SELECT
-    e.title,
-    MAX(e.classification) AS classification,
-    MAX(e.severity) AS severity,
-    COUNT(*) AS instances_affected,
-    COUNT(n.title) AS still_missing,
-    COUNT(f.fixed_at) AS remediated,
-    MIN(e.first_missing_at) AS first_missing_at,
-    MAX(e.last_missing_at) AS last_missing_at,
-    ROUND((date_part('epoch', CASE WHEN COUNT(n.title) > 0 THEN MIN(p.run_started_at)
-                                   ELSE MAX(e.last_missing_at) END)
-           - date_part('epoch', MIN(e.first_missing_at))) / 86400.0, 1) AS days_missing,
-    ROUND(AVG((date_part('epoch', f.fixed_at) - date_part('epoch', e.first_missing_at))
-              / 86400.0), 1) AS mttr_days
-FROM exposure e
-CROSS JOIN params p
-LEFT JOIN fixed f
-    ON f.account_id = e.account_id
-   AND f.region = e.region
-   AND f.instance_id = e.instance_id
-   AND f.title = e.title
-LEFT JOIN now_missing n
-    ON n.account_id = e.account_id
-   AND n.region = e.region
-   AND n.instance_id = e.instance_id
-   AND n.title = e.title
-GROUP BY e.title
-ORDER BY still_missing DESC, days_missing DESC, e.title
+    title,
+    classification,
+    severity,
+    instances_affected,
+    still_missing,
+    remediated,
+    first_missing_at,
+    last_missing_at,
+    FLOOR((missing_seconds + 4320) / 8640) / 10 AS days_missing,
+    FLOOR((ttr_seconds + 4320 * remediated) / (8640 * NULLIF(remediated, 0))) / 10 AS mttr_days
+FROM per_patch
+ORDER BY still_missing DESC, days_missing DESC, title

@@ -229,7 +229,7 @@ impl LakeQuery {
         register_tables(&ctx, &files, &run, &runs)?;
         register_params(&ctx, &run, &runs, &params, &options)?;
         for view in reports::VIEWS {
-            ctx.sql(view.sql)
+            ctx.sql(&selected_run_view(view, &run))
                 .await
                 .map_err(setup(format!("view {}", view.name)))?;
         }
@@ -399,6 +399,30 @@ impl LakeQuery {
         }
         Ok(batches.into_iter().filter(|b| b.num_rows() > 0).collect())
     }
+}
+
+/// The text of `view` as this context registers it. `instance_compliance` is
+/// `history_instance_compliance` for `runs_back = 0`; that filter is on the one-row
+/// `history_params` table, so the planner cannot tell which run's files the history tables
+/// need and would read (and join) every run's instances, patch states, baselines and patch
+/// groups, to keep one run. The selected run's id, added as a literal, is inferred through
+/// the view's joins on `run_id` down to each scan, which then opens that run's files only
+/// (`CommittedFiles`' partition pruning). Same rows: the selected run is the one with
+/// `runs_back = 0`.
+fn selected_run_view(view: &View, run: &RunRecord) -> String {
+    const SELECTED: &str = "WHERE runs_back = 0";
+    if view.name != "instance_compliance" {
+        return view.sql.to_owned();
+    }
+    assert!(
+        view.sql.matches(SELECTED).count() == 1,
+        "queries/views/instance_compliance.sql selects the run with `{SELECTED}`"
+    );
+    view.sql.replacen(
+        SELECTED,
+        &format!("{SELECTED} AND run_id = '{}'", run.run_id),
+        1,
+    )
 }
 
 /// `schema` with string views (how the lake tables are read) as plain `Utf8`, the type

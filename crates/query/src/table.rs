@@ -10,13 +10,15 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef};
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::stats::Precision;
-use datafusion::common::{Result as DfResult, ScalarValue, Statistics, project_schema};
+use datafusion::common::{DFSchema, Result as DfResult, ScalarValue, Statistics, project_schema};
 use datafusion::datasource::file_format::FileFormat;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::listing::helpers::expr_applicable_for_cols;
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder};
 use datafusion::datasource::table_schema::TableSchema;
 use datafusion::execution::object_store::ObjectStoreUrl;
@@ -104,18 +106,68 @@ impl CommittedFiles {
         self
     }
 
+    /// The files whose partition values (`dt`, `run_id`) can satisfy every filter that reads
+    /// partition columns only: a report over the selected run (`run_id = '…'`, inferred by
+    /// the planner through the views' joins on `run_id`) or a date range (`dt BETWEEN …`)
+    /// opens those runs' files and no others. Filters on file columns are left to the
+    /// Parquet source.
+    fn prune(&self, state: &dyn Session, filters: &[Expr]) -> DfResult<Vec<&CommittedFile>> {
+        let names: Vec<&str> = self
+            .partition_fields
+            .iter()
+            .map(|f| f.name().as_str())
+            .collect();
+        let applicable: Vec<&Expr> = filters
+            .iter()
+            .filter(|f| !names.is_empty() && expr_applicable_for_cols(&names, f))
+            .collect();
+        if applicable.is_empty() {
+            return Ok(self.files.iter().collect());
+        }
+        let schema = Arc::new(Schema::new(self.partition_fields.clone()));
+        let columns: Vec<ArrayRef> = (0..self.partition_fields.len())
+            .map(|i| {
+                Arc::new(StringArray::from_iter_values(
+                    self.files.iter().map(|f| f.partition_values[i].as_str()),
+                )) as ArrayRef
+            })
+            .collect();
+        let batch = RecordBatch::try_new(schema.clone(), columns)?;
+        let df_schema = DFSchema::try_from(schema)?;
+        let mut keep = vec![true; self.files.len()];
+        for filter in applicable {
+            let expr = state.create_physical_expr(filter.clone(), &df_schema)?;
+            let value = expr.evaluate(&batch)?.into_array(batch.num_rows())?;
+            let Some(mask) = value.as_any().downcast_ref::<BooleanArray>() else {
+                // Not a predicate DataFusion can evaluate here: no pruning by it.
+                continue;
+            };
+            // NULL (unknown) drops the file, as a WHERE clause would drop its rows.
+            for (i, k) in keep.iter_mut().enumerate() {
+                *k &= mask.is_valid(i) && mask.value(i);
+            }
+        }
+        Ok(self
+            .files
+            .iter()
+            .zip(keep)
+            .filter_map(|(f, k)| k.then_some(f))
+            .collect())
+    }
+
     async fn plan(
         &self,
         state: &dyn Session,
         projection: Option<&Vec<usize>>,
+        filters: &[Expr],
         limit: Option<usize>,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
-        if self.files.is_empty() {
+        let kept = self.prune(state, filters)?;
+        if kept.is_empty() {
             let schema = project_schema(&self.schema, projection)?;
             return Ok(Arc::new(EmptyExec::new(schema)));
         }
-        let files: Vec<PartitionedFile> = self
-            .files
+        let files: Vec<PartitionedFile> = kept
             .iter()
             .map(|f| {
                 PartitionedFile::new(f.path.clone(), f.size).with_partition_values(
@@ -129,7 +181,7 @@ impl CommittedFiles {
         let groups = FileGroup::new(files).split_files(state.config().target_partitions().max(1));
         // Inexact on purpose: an exact count would let `COUNT(*)` skip reading the files,
         // and with it the check that names a damaged file.
-        let rows = self.files.iter().map(|f| f.rows).sum::<Option<u64>>();
+        let rows = kept.iter().map(|f| f.rows).sum::<Option<u64>>();
         let mut statistics = Statistics::new_unknown(&self.schema);
         if let Some(rows) = rows {
             // No byte size: compressed Parquet bytes compare badly with in-memory tables.
@@ -167,7 +219,7 @@ impl TableProvider for CommittedFiles {
         &'life0 self,
         state: &'life1 dyn Session,
         projection: Option<&'life2 Vec<usize>>,
-        _filters: &'life3 [Expr],
+        filters: &'life3 [Expr],
         limit: Option<usize>,
     ) -> PlanFuture<'async_trait>
     where
@@ -177,7 +229,7 @@ impl TableProvider for CommittedFiles {
         'life3: 'async_trait,
         Self: 'async_trait,
     {
-        Box::pin(self.plan(state, projection, limit))
+        Box::pin(self.plan(state, projection, filters, limit))
     }
 
     fn supports_filters_pushdown(

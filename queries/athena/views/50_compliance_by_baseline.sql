@@ -2,7 +2,6 @@
 -- compliance_by_baseline: one row per effective baseline ('(none)' for instances whose OS has
 -- neither a registration nor a default baseline), with the baseline's name and operating
 -- system. Same counts as compliance_by_patch_group; reported baselines (drift) are ignored.
--- Percentages divide doubles: Trino reads 100.0 as a DECIMAL.
 CREATE OR REPLACE VIEW compliance_by_baseline AS
 SELECT
     COALESCE(baseline_id, '(none)') AS baseline_id,
@@ -14,8 +13,8 @@ SELECT
     COUNT(*) FILTER (WHERE status = 'stale') AS stale,
     COUNT(*) FILTER (WHERE status = 'unreported') AS unreported,
     COUNT(*) FILTER (WHERE status = 'inactive') AS inactive,
-    ROUND(100 * CAST(COUNT(*) FILTER (WHERE status = 'compliant') AS DOUBLE)
-          / NULLIF(COUNT(*) FILTER (WHERE status <> 'inactive'), 0), 1) AS compliance_pct,
+    FLOOR((2000 * CAST(COUNT(*) FILTER (WHERE status = 'compliant') AS DOUBLE) + COUNT(*) FILTER (WHERE status <> 'inactive'))
+          / (2 * CAST(NULLIF(COUNT(*) FILTER (WHERE status <> 'inactive'), 0) AS DOUBLE))) / 10 AS compliance_pct,
     COALESCE(SUM(missing) FILTER (WHERE status <> 'inactive'), 0) AS missing,
     COALESCE(SUM(failed) FILTER (WHERE status <> 'inactive'), 0) AS failed,
     COALESCE(SUM(installed_pending_reboot) FILTER (WHERE status <> 'inactive'), 0) AS installed_pending_reboot,

@@ -4,7 +4,6 @@
 -- installed_pending_reboot, critical_non_compliant and security_non_compliant sum the patch
 -- states of every instance that has one, stale ones included. With params.exclude_inactive,
 -- `inactive` instances are counted apart and left out of everything else.
--- Percentages divide doubles: Trino reads 100.0 as a DECIMAL.
 CREATE OR REPLACE VIEW compliance_by_patch_group AS
 SELECT
     COALESCE(patch_group, '(none)') AS patch_group,
@@ -14,8 +13,8 @@ SELECT
     COUNT(*) FILTER (WHERE status = 'stale') AS stale,
     COUNT(*) FILTER (WHERE status = 'unreported') AS unreported,
     COUNT(*) FILTER (WHERE status = 'inactive') AS inactive,
-    ROUND(100 * CAST(COUNT(*) FILTER (WHERE status = 'compliant') AS DOUBLE)
-          / NULLIF(COUNT(*) FILTER (WHERE status <> 'inactive'), 0), 1) AS compliance_pct,
+    FLOOR((2000 * CAST(COUNT(*) FILTER (WHERE status = 'compliant') AS DOUBLE) + COUNT(*) FILTER (WHERE status <> 'inactive'))
+          / (2 * CAST(NULLIF(COUNT(*) FILTER (WHERE status <> 'inactive'), 0) AS DOUBLE))) / 10 AS compliance_pct,
     COALESCE(SUM(missing) FILTER (WHERE status <> 'inactive'), 0) AS missing,
     COALESCE(SUM(failed) FILTER (WHERE status <> 'inactive'), 0) AS failed,
     COALESCE(SUM(installed_pending_reboot) FILTER (WHERE status <> 'inactive'), 0) AS installed_pending_reboot,

@@ -38,8 +38,8 @@ SELECT
     COALESCE(r.stale, 0) AS stale,
     COALESCE(r.unreported, 0) AS unreported,
     COALESCE(r.inactive, 0) AS inactive,
-    ROUND(100 * CAST(r.compliant AS DOUBLE)
-          / NULLIF(r.instances, 0), 1) AS compliance_pct,
+    FLOOR((2000 * CAST(r.compliant AS DOUBLE) + r.instances)
+          / (2 * CAST(NULLIF(r.instances, 0) AS DOUBLE))) / 10 AS compliance_pct,
     COALESCE(r.critical_non_compliant, 0) AS critical_non_compliant,
     COALESCE(m.missing_critical_patches, 0) AS missing_critical_patches
 FROM history_params hp
