@@ -1,6 +1,6 @@
 //! Collection of one account-region.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::future::Future;
 use std::sync::Arc;
 
@@ -347,9 +347,8 @@ async fn instance_chain(
     // Patch states, 50 ids per call. Unchanged since the previous run: reuse its patch rows;
     // otherwise the instance goes to DescribeInstancePatches at once.
     let states = async move {
-        let mut prior = prior.unwrap_or_default();
         let mut states = Vec::new();
-        let mut reused = Vec::new();
+        let mut reused = HashSet::new();
         let mut errors = Vec::new();
         let mut results = batch_rx
             .map(|batch| patch_states(ssm, target, batch))
@@ -363,28 +362,40 @@ async fn instance_chain(
                 }
             };
             for state in batch {
-                let reusable = prior
-                    .states
-                    .get(&state.instance_id)
-                    .is_some_and(|old| unchanged(old, &state))
-                    && prior.patches.get(&state.instance_id).is_some_and(|rows| {
-                        rows.len() as i64 == expected_records(&state, &config.collect.patch_states)
-                    });
+                let reusable = prior.as_ref().is_some_and(|prior| {
+                    prior
+                        .states
+                        .get(&state.instance_id)
+                        .is_some_and(|old| unchanged(old, &state))
+                        && prior.patch_rows.get(&state.instance_id).is_some_and(|n| {
+                            *n == expected_records(&state, &config.collect.patch_states)
+                        })
+                });
                 if reusable {
-                    let rows = prior.patches.remove(&state.instance_id).unwrap_or_default();
-                    reused.extend(rows.into_iter().map(|mut r| {
-                        r.account_id = target.account_id.clone();
-                        r.region = target.region.clone();
-                        r
-                    }));
+                    reused.insert(state.instance_id.clone());
                 } else {
                     let _ = patch_tx.unbounded_send(state.instance_id.clone());
                 }
                 states.push(state);
             }
         }
+        // The reused rows are read now, as compressed chunks; when they cannot be, the
+        // instances are collected after all.
+        let mut reused_chunks = Vec::new();
+        if let Some(prior) = prior.filter(|_| !reused.is_empty()) {
+            match prior.patches.read(reused.clone()).await {
+                Ok(chunks) => reused_chunks = chunks,
+                Err(e) => {
+                    tracing::warn!(account_id = %target.account_id, region = %target.region,
+                        "cannot read the previous run's patches, collecting them: {e}");
+                    for id in reused {
+                        let _ = patch_tx.unbounded_send(id);
+                    }
+                }
+            }
+        }
         drop(patch_tx);
-        (states, reused, errors)
+        (states, reused_chunks, errors)
     };
 
     // Listing and states first, then tags (which need both), while patches keep flowing.
@@ -409,7 +420,7 @@ async fn instance_chain(
     };
     let ((mut instances, fatal, states, reused, mut errors, tags), mut all_patches) =
         futures::join!(front, patches);
-    all_patches.push(target, reused);
+    all_patches.spilled.extend(reused);
     errors.append(&mut all_patches.errors);
     let Tagging {
         mut groups,

@@ -134,7 +134,11 @@ pub struct SpilledChunk {
 
 impl SpilledChunk {
     fn encode(rows: &[InstancePatch]) -> Result<SpilledChunk> {
-        let batch = instance_patches_batch(rows)?;
+        SpilledChunk::from_batches(&[instance_patches_batch(rows)?])
+    }
+
+    /// `instance_patches` rows already in Arrow form (the previous run's, reused) as one chunk.
+    pub fn from_batches(batches: &[RecordBatch]) -> Result<SpilledChunk> {
         let props = parquet::file::properties::WriterProperties::builder()
             .set_compression(parquet::basic::Compression::ZSTD(Default::default()))
             .build();
@@ -142,12 +146,19 @@ impl SpilledChunk {
             table: Table::InstancePatches.name(),
             source: arrow::error::ArrowError::ExternalError(Box::new(e)),
         };
-        let mut writer =
-            parquet::arrow::ArrowWriter::try_new(Vec::new(), batch.schema(), Some(props))
-                .map_err(spill_err)?;
-        writer.write(&batch).map_err(spill_err)?;
+        let mut writer = parquet::arrow::ArrowWriter::try_new(
+            Vec::new(),
+            Table::InstancePatches.schema(),
+            Some(props),
+        )
+        .map_err(spill_err)?;
+        let mut rows = 0;
+        for batch in batches {
+            writer.write(batch).map_err(spill_err)?;
+            rows += batch.num_rows();
+        }
         Ok(SpilledChunk {
-            rows: rows.len(),
+            rows,
             parquet: writer.into_inner().map_err(spill_err)?.into(),
         })
     }
