@@ -175,12 +175,18 @@ impl LakePriorPatches {
             rows += batch.num_rows();
             pending.push(batch);
             if pending_rows >= PATCH_SPILL_ROWS {
-                chunks.push(SpilledChunk::from_batches(&std::mem::take(&mut pending))?);
+                chunks.push(SpilledChunk::from_batches(
+                    Table::InstancePatches,
+                    &std::mem::take(&mut pending),
+                )?);
                 pending_rows = 0;
             }
         }
         if !pending.is_empty() {
-            chunks.push(SpilledChunk::from_batches(&pending)?);
+            chunks.push(SpilledChunk::from_batches(
+                Table::InstancePatches,
+                &pending,
+            )?);
         }
         let expected: i64 = ids.iter().filter_map(|id| self.patch_rows.get(id)).sum();
         anyhow::ensure!(

@@ -225,7 +225,10 @@ async fn collect_with(
         None => {}
     }
     match applications {
-        Some(Ok(a)) => out.inventory_applications = a,
+        Some(Ok((values, spilled))) => {
+            out.inventory_applications = values;
+            out.spilled_applications = spilled;
+        }
         Some(Err(e)) => problems.record(target, e),
         None => {}
     }
@@ -539,7 +542,12 @@ async fn collect_tags(
         .collect();
     let inventory_calls = instances.len().div_ceil(PAGE_SIZE as usize);
     if inventory_calls < untagged.len() {
-        match inventory(ssm, "AWS:Tag").await {
+        let mut entities = Vec::new();
+        let listed = inventory(ssm, "AWS:Tag", |id, content| {
+            entities.push((id.to_owned(), content.to_vec()));
+        })
+        .await;
+        match listed.map(|()| entities) {
             Ok(entities) => {
                 for (id, content) in entities {
                     let tags: Tags = content
@@ -631,34 +639,46 @@ async fn collect_applications(
     config: &Config,
     target: &Target,
     listed: Shared<oneshot::Receiver<Listed>>,
-) -> Option<Result<Vec<patchlake_model::InventoryApplication>, AwsError>> {
+) -> Option<Result<Applications, AwsError>> {
     if !config.collect.inventory_applications {
         return None;
     }
     if listed.await.ok()?.instances == 0 {
         return None;
     }
-    Some(inventory(ssm, "AWS:Application").await.map(|entities| {
-        entities
-            .into_iter()
-            .flat_map(|(id, content)| {
-                content
-                    .iter()
-                    .filter_map(|e| convert::inventory_application(target, &id, e))
-                    .collect::<Vec<_>>()
-            })
-            .collect()
-    }))
+    // Converted page by page and spilled as they grow: tens of applications per instance.
+    let (mut values, mut spilled) = (Vec::new(), Vec::new());
+    let listed = inventory(ssm, "AWS:Application", |id, content| {
+        values.extend(
+            content
+                .iter()
+                .filter_map(|e| convert::inventory_application(target, id, e)),
+        );
+        if let Err(e) =
+            patchlake_model::batch::spill_applications_if_full(&mut values, &mut spilled)
+        {
+            // The rows stay as values: more memory, nothing lost.
+            tracing::warn!(account_id = %target.account_id, region = %target.region,
+                "could not spill inventory applications: {e}");
+        }
+    })
+    .await;
+    Some(listed.map(|()| (values, spilled)))
 }
 
-type InventoryContent = Vec<std::collections::HashMap<String, String>>;
+/// Inventory applications as values, and spilled.
+type Applications = (
+    Vec<patchlake_model::InventoryApplication>,
+    Vec<patchlake_model::SpilledChunk>,
+);
 
-/// Every entity's content of one inventory type, through GetInventory at 50 entities a page.
+/// Every entity's content of one inventory type, through GetInventory at 50 entities a page,
+/// handed to `each` page by page (entity id, content).
 async fn inventory(
     ssm: &Client,
     type_name: &str,
-) -> Result<Vec<(String, InventoryContent)>, AwsError> {
-    let mut out = Vec::new();
+    mut each: impl FnMut(&str, &[std::collections::HashMap<String, String>]),
+) -> Result<(), AwsError> {
     let mut pages = ssm
         .get_inventory()
         .result_attributes(
@@ -677,12 +697,12 @@ async fn inventory(
             let content = entity
                 .data()
                 .and_then(|d| d.get(type_name))
-                .map(|item| item.content().to_vec())
+                .map(|item| item.content())
                 .unwrap_or_default();
-            out.push((id.to_owned(), content));
+            each(id, content);
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Whether a patch state reports the same scan as `old`: same snapshot, same operation end,

@@ -1,11 +1,11 @@
 //! Measurements, not assertions: peak RSS of staging and finalizing one account-region of
 //! 10,000 instances × 354 patches (3.54M `instance_patches` rows, the Lambda `collect`
-//! scale), the patch rows held as the collector holds them (spilled compressed chunks). Run
+//! scale) and 60 applications, held as the collector holds them (spilled compressed chunks). Run
 //! with `cargo test --workspace measure_stage -- --ignored --nocapture`.
 
 use chrono::{TimeZone, Utc};
 use patchlake_lake::RunMeta;
-use patchlake_model::records::InstancePatch;
+use patchlake_model::records::{InstancePatch, InventoryApplication};
 use patchlake_model::{CoverageStatus, Table};
 
 use crate::backend::{Backend, TestLake};
@@ -34,6 +34,7 @@ fn reset_peak() {
 async fn measure_stage_and_finalize_peak_rss() {
     const INSTANCES: usize = 10_000;
     const PATCHES: usize = 354;
+    const APPLICATIONS: usize = 60;
     let t = TestLake::new(Backend::Local).await;
     let mut out = task(
         "123456789012",
@@ -66,7 +67,20 @@ async fn measure_stage_and_finalize_peak_rss() {
                     .collect(),
             });
         }
+        for a in 0..APPLICATIONS {
+            out.inventory_applications.push(InventoryApplication {
+                account_id: "123456789012".into(),
+                region: "us-east-1".into(),
+                instance_id: instance_id.clone(),
+                name: format!("package-{a}"),
+                version: Some(format!("1.{}.{}", a % 7, i % 13)),
+                publisher: Some("Amazon Linux".into()),
+                architecture: Some("x86_64".into()),
+                install_time: Some("2026-10-01T00:00:00Z".into()),
+            });
+        }
         out.spill_patches().unwrap();
+        out.spill_applications().unwrap();
     }
     let (rss, peak) = rss_mib();
     println!(
