@@ -1,17 +1,20 @@
 //! One collection run, end to end: discover → assume → collect → stage → finalize.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
+use arrow::array::{ArrayRef, AsArray, BooleanArray, RecordBatch};
+use arrow::datatypes::{DataType, Int64Type};
 use aws_credential_types::Credentials;
 use futures::StreamExt;
 use futures::future::BoxFuture;
 use patchlake_assume::ClientFactory;
-use patchlake_collect::{Collector, Prior, PriorRun, Target};
+use patchlake_collect::{Collector, Prior, PriorPatches, PriorRun, Target};
 use patchlake_config::Config;
 use patchlake_lake::{Lake, RunMeta};
 use patchlake_model::{
-    Coverage, CoverageStatus, InstancePatch, PatchState, RunId, RunRecord, Table,
+    Coverage, CoverageStatus, PATCH_SPILL_ROWS, PatchState, RunId, RunRecord, SpilledChunk, Table,
 };
 use patchlake_query::{AsOf, LakeQuery, ReportParams};
 
@@ -38,7 +41,7 @@ impl RunSummary {
 /// The lake's latest committed run, as the [`PriorRun`] of an incremental collection (the CLI's
 /// `collect` and the Lambda `collect` function).
 pub struct LakePrior {
-    query: LakeQuery,
+    query: Arc<LakeQuery>,
 }
 
 impl LakePrior {
@@ -51,7 +54,9 @@ impl LakePrior {
         match LakeQuery::from_lake(lake, AsOf::Latest, ReportParams::default()).await {
             Ok(query) => {
                 tracing::info!(run_id = %query.run().run_id, "collecting incrementally against the latest committed run");
-                Some(LakePrior { query })
+                Some(LakePrior {
+                    query: Arc::new(query),
+                })
             }
             Err(e) => {
                 tracing::info!("full collection: no previous run to reuse ({e})");
@@ -61,41 +66,148 @@ impl LakePrior {
     }
 }
 
-impl LakePrior {
-    async fn rows<T: serde::de::DeserializeOwned>(
-        &self,
-        table: Table,
-        target: &Target,
-    ) -> Result<Vec<T>> {
-        // Account ids and regions are validated (digits, [a-z0-9-]) before they get here.
-        let sql = format!(
-            "SELECT * FROM {} WHERE account_id = '{}' AND region = '{}'",
-            table.name(),
-            target.account_id,
-            target.region
-        );
-        let mut rows = Vec::new();
-        for b in self.query.sql(&sql).await? {
-            rows.extend(patchlake_model::batch::deserialize_rows(table, &b)?);
-        }
-        Ok(rows)
-    }
+/// The SQL condition selecting one account-region's rows.
+fn target_filter(target: &Target) -> String {
+    // Account ids and regions are validated (digits, [a-z0-9-]) before they get here.
+    format!(
+        "account_id = '{}' AND region = '{}'",
+        target.account_id, target.region
+    )
+}
 
+/// A string column of a query result as `Utf8`, whatever string type the reader chose.
+fn utf8_column(batch: &RecordBatch, name: &str) -> Result<ArrayRef> {
+    let column = batch
+        .column_by_name(name)
+        .with_context(|| format!("query result without column {name}"))?;
+    Ok(arrow::compute::cast(column, &DataType::Utf8)?)
+}
+
+impl LakePrior {
     async fn prior(&self, target: &Target) -> Result<Prior> {
-        let states: Vec<PatchState> = self.rows(Table::PatchStates, target).await?;
-        let patches: Vec<InstancePatch> = self.rows(Table::InstancePatches, target).await?;
-        let mut prior = Prior::default();
-        for s in states {
-            prior.states.insert(s.instance_id.clone(), s);
+        let filter = target_filter(target);
+        let mut states = HashMap::new();
+        let sql = format!("SELECT * FROM {} WHERE {filter}", Table::PatchStates.name());
+        for b in self.query.sql(&sql).await? {
+            for s in patchlake_model::batch::deserialize_rows::<PatchState>(Table::PatchStates, &b)?
+            {
+                states.insert(s.instance_id.clone(), s);
+            }
         }
-        for p in patches {
-            prior
-                .patches
-                .entry(p.instance_id.clone())
-                .or_default()
-                .push(p);
+        // Counted, not read: the rows are read only for the instances the collector reuses.
+        let sql = format!(
+            "SELECT instance_id, COUNT(*) AS n FROM {} WHERE {filter} GROUP BY instance_id",
+            Table::InstancePatches.name()
+        );
+        let mut patch_rows = HashMap::new();
+        for b in self.query.sql(&sql).await? {
+            let ids = utf8_column(&b, "instance_id")?;
+            let n = arrow::compute::cast(b.column(1), &DataType::Int64)?;
+            let (ids, n) = (ids.as_string::<i32>(), n.as_primitive::<Int64Type>());
+            for (id, n) in ids.iter().zip(n.iter()) {
+                if let (Some(id), Some(n)) = (id, n) {
+                    patch_rows.insert(id.to_owned(), n);
+                }
+            }
         }
-        Ok(prior)
+        Ok(Prior {
+            states,
+            patches: Box::new(LakePriorPatches {
+                query: self.query.clone(),
+                filter,
+                patch_rows: patch_rows.clone(),
+            }),
+            patch_rows,
+        })
+    }
+}
+
+/// One account-region's `instance_patches` rows in the latest committed run, streamed and
+/// filtered batch by batch into compressed chunks, so memory does not grow with the
+/// account-region's patch count.
+struct LakePriorPatches {
+    query: Arc<LakeQuery>,
+    filter: String,
+    patch_rows: HashMap<String, i64>,
+}
+
+impl LakePriorPatches {
+    async fn chunks(&self, ids: &HashSet<String>) -> Result<Vec<SpilledChunk>> {
+        let schema = Table::InstancePatches.schema();
+        let columns: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        let sql = format!(
+            "SELECT {} FROM {} WHERE {}",
+            columns.join(", "),
+            Table::InstancePatches.name(),
+            self.filter
+        );
+        let mut stream = self
+            .query
+            .context()
+            .sql(&sql)
+            .await?
+            .execute_stream()
+            .await?;
+        let mut chunks = Vec::new();
+        let mut pending: Vec<RecordBatch> = Vec::new();
+        let mut pending_rows = 0;
+        let mut rows = 0;
+        while let Some(batch) = stream.next().await {
+            let batch = batch?;
+            let keep: BooleanArray = utf8_column(&batch, "instance_id")?
+                .as_string::<i32>()
+                .iter()
+                .map(|id| Some(id.is_some_and(|id| ids.contains(id))))
+                .collect();
+            let batch = arrow::compute::filter_record_batch(&batch, &keep)?;
+            if batch.num_rows() == 0 {
+                continue;
+            }
+            // The reader may choose other physical types (string views): back to the table's.
+            let cast = schema
+                .fields()
+                .iter()
+                .zip(batch.columns())
+                .map(|(f, c)| arrow::compute::cast(c, f.data_type()))
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            let batch = RecordBatch::try_new(schema.clone(), cast)?;
+            pending_rows += batch.num_rows();
+            rows += batch.num_rows();
+            pending.push(batch);
+            if pending_rows >= PATCH_SPILL_ROWS {
+                chunks.push(SpilledChunk::from_batches(
+                    Table::InstancePatches,
+                    &std::mem::take(&mut pending),
+                )?);
+                pending_rows = 0;
+            }
+        }
+        if !pending.is_empty() {
+            chunks.push(SpilledChunk::from_batches(
+                Table::InstancePatches,
+                &pending,
+            )?);
+        }
+        let expected: i64 = ids.iter().filter_map(|id| self.patch_rows.get(id)).sum();
+        anyhow::ensure!(
+            rows as i64 == expected,
+            "read {rows} instance_patches rows of {} instances, counted {expected}",
+            ids.len()
+        );
+        Ok(chunks)
+    }
+}
+
+impl PriorPatches for LakePriorPatches {
+    fn read(
+        &self,
+        instance_ids: HashSet<String>,
+    ) -> BoxFuture<'_, std::result::Result<Vec<SpilledChunk>, String>> {
+        Box::pin(async move {
+            self.chunks(&instance_ids)
+                .await
+                .map_err(|e| format!("{e:#}"))
+        })
     }
 }
 

@@ -11,23 +11,36 @@
 mod convert;
 mod task;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use futures::{Stream, StreamExt};
 use patchlake_assume::{ClientFactory, RoleAssumer};
 use patchlake_config::{Config, RegionSource};
-use patchlake_model::{Coverage, CoverageStatus, InstancePatch, PatchState, TaskOutput};
+use patchlake_model::{Coverage, CoverageStatus, PatchState, SpilledChunk, TaskOutput};
 
 /// What the previous committed run holds for one account-region: the basis of incremental
-/// collection.
-#[derive(Debug, Default, Clone)]
+/// collection. Its per-instance patch rows are not held (an account-region can have
+/// millions): only how many each instance has, and a reader for the rows of the instances
+/// the collector decides to reuse.
 pub struct Prior {
     /// Patch state per instance id.
     pub states: HashMap<String, PatchState>,
-    /// Per-instance patch rows per instance id.
-    pub patches: HashMap<String, Vec<InstancePatch>>,
+    /// Per-instance patch rows per instance id, counted.
+    pub patch_rows: HashMap<String, i64>,
+    /// Reads those rows.
+    pub patches: Box<dyn PriorPatches>,
+}
+
+/// Reads the previous run's per-instance patch rows of one account-region.
+pub trait PriorPatches: Send + Sync {
+    /// The rows of `instance_ids` (all of them, or an error), as compressed chunks of at most
+    /// [`patchlake_model::PATCH_SPILL_ROWS`] rows.
+    fn read(
+        &self,
+        instance_ids: HashSet<String>,
+    ) -> BoxFuture<'_, Result<Vec<SpilledChunk>, String>>;
 }
 
 /// A source of [`Prior`] data (the lake's latest committed run).

@@ -1,6 +1,6 @@
 //! Collection of one account-region.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::future::Future;
 use std::sync::Arc;
 
@@ -225,7 +225,10 @@ async fn collect_with(
         None => {}
     }
     match applications {
-        Some(Ok(a)) => out.inventory_applications = a,
+        Some(Ok((values, spilled))) => {
+            out.inventory_applications = values;
+            out.spilled_applications = spilled;
+        }
         Some(Err(e)) => problems.record(target, e),
         None => {}
     }
@@ -347,9 +350,8 @@ async fn instance_chain(
     // Patch states, 50 ids per call. Unchanged since the previous run: reuse its patch rows;
     // otherwise the instance goes to DescribeInstancePatches at once.
     let states = async move {
-        let mut prior = prior.unwrap_or_default();
         let mut states = Vec::new();
-        let mut reused = Vec::new();
+        let mut reused = HashSet::new();
         let mut errors = Vec::new();
         let mut results = batch_rx
             .map(|batch| patch_states(ssm, target, batch))
@@ -363,28 +365,40 @@ async fn instance_chain(
                 }
             };
             for state in batch {
-                let reusable = prior
-                    .states
-                    .get(&state.instance_id)
-                    .is_some_and(|old| unchanged(old, &state))
-                    && prior.patches.get(&state.instance_id).is_some_and(|rows| {
-                        rows.len() as i64 == expected_records(&state, &config.collect.patch_states)
-                    });
+                let reusable = prior.as_ref().is_some_and(|prior| {
+                    prior
+                        .states
+                        .get(&state.instance_id)
+                        .is_some_and(|old| unchanged(old, &state))
+                        && prior.patch_rows.get(&state.instance_id).is_some_and(|n| {
+                            *n == expected_records(&state, &config.collect.patch_states)
+                        })
+                });
                 if reusable {
-                    let rows = prior.patches.remove(&state.instance_id).unwrap_or_default();
-                    reused.extend(rows.into_iter().map(|mut r| {
-                        r.account_id = target.account_id.clone();
-                        r.region = target.region.clone();
-                        r
-                    }));
+                    reused.insert(state.instance_id.clone());
                 } else {
                     let _ = patch_tx.unbounded_send(state.instance_id.clone());
                 }
                 states.push(state);
             }
         }
+        // The reused rows are read now, as compressed chunks; when they cannot be, the
+        // instances are collected after all.
+        let mut reused_chunks = Vec::new();
+        if let Some(prior) = prior.filter(|_| !reused.is_empty()) {
+            match prior.patches.read(reused.clone()).await {
+                Ok(chunks) => reused_chunks = chunks,
+                Err(e) => {
+                    tracing::warn!(account_id = %target.account_id, region = %target.region,
+                        "cannot read the previous run's patches, collecting them: {e}");
+                    for id in reused {
+                        let _ = patch_tx.unbounded_send(id);
+                    }
+                }
+            }
+        }
         drop(patch_tx);
-        (states, reused, errors)
+        (states, reused_chunks, errors)
     };
 
     // Listing and states first, then tags (which need both), while patches keep flowing.
@@ -409,7 +423,7 @@ async fn instance_chain(
     };
     let ((mut instances, fatal, states, reused, mut errors, tags), mut all_patches) =
         futures::join!(front, patches);
-    all_patches.push(target, reused);
+    all_patches.spilled.extend(reused);
     errors.append(&mut all_patches.errors);
     let Tagging {
         mut groups,
@@ -528,7 +542,12 @@ async fn collect_tags(
         .collect();
     let inventory_calls = instances.len().div_ceil(PAGE_SIZE as usize);
     if inventory_calls < untagged.len() {
-        match inventory(ssm, "AWS:Tag").await {
+        let mut entities = Vec::new();
+        let listed = inventory(ssm, "AWS:Tag", |id, content| {
+            entities.push((id.to_owned(), content.to_vec()));
+        })
+        .await;
+        match listed.map(|()| entities) {
             Ok(entities) => {
                 for (id, content) in entities {
                     let tags: Tags = content
@@ -620,34 +639,46 @@ async fn collect_applications(
     config: &Config,
     target: &Target,
     listed: Shared<oneshot::Receiver<Listed>>,
-) -> Option<Result<Vec<patchlake_model::InventoryApplication>, AwsError>> {
+) -> Option<Result<Applications, AwsError>> {
     if !config.collect.inventory_applications {
         return None;
     }
     if listed.await.ok()?.instances == 0 {
         return None;
     }
-    Some(inventory(ssm, "AWS:Application").await.map(|entities| {
-        entities
-            .into_iter()
-            .flat_map(|(id, content)| {
-                content
-                    .iter()
-                    .filter_map(|e| convert::inventory_application(target, &id, e))
-                    .collect::<Vec<_>>()
-            })
-            .collect()
-    }))
+    // Converted page by page and spilled as they grow: tens of applications per instance.
+    let (mut values, mut spilled) = (Vec::new(), Vec::new());
+    let listed = inventory(ssm, "AWS:Application", |id, content| {
+        values.extend(
+            content
+                .iter()
+                .filter_map(|e| convert::inventory_application(target, id, e)),
+        );
+        if let Err(e) =
+            patchlake_model::batch::spill_applications_if_full(&mut values, &mut spilled)
+        {
+            // The rows stay as values: more memory, nothing lost.
+            tracing::warn!(account_id = %target.account_id, region = %target.region,
+                "could not spill inventory applications: {e}");
+        }
+    })
+    .await;
+    Some(listed.map(|()| (values, spilled)))
 }
 
-type InventoryContent = Vec<std::collections::HashMap<String, String>>;
+/// Inventory applications as values, and spilled.
+type Applications = (
+    Vec<patchlake_model::InventoryApplication>,
+    Vec<patchlake_model::SpilledChunk>,
+);
 
-/// Every entity's content of one inventory type, through GetInventory at 50 entities a page.
+/// Every entity's content of one inventory type, through GetInventory at 50 entities a page,
+/// handed to `each` page by page (entity id, content).
 async fn inventory(
     ssm: &Client,
     type_name: &str,
-) -> Result<Vec<(String, InventoryContent)>, AwsError> {
-    let mut out = Vec::new();
+    mut each: impl FnMut(&str, &[std::collections::HashMap<String, String>]),
+) -> Result<(), AwsError> {
     let mut pages = ssm
         .get_inventory()
         .result_attributes(
@@ -666,12 +697,12 @@ async fn inventory(
             let content = entity
                 .data()
                 .and_then(|d| d.get(type_name))
-                .map(|item| item.content().to_vec())
+                .map(|item| item.content())
                 .unwrap_or_default();
-            out.push((id.to_owned(), content));
+            each(id, content);
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Whether a patch state reports the same scan as `old`: same snapshot, same operation end,

@@ -12,6 +12,11 @@ use patchlake_model::{
 
 use crate::{Error, Lake, Result, blocking, format, layout};
 
+/// Rows per row group of staged files. Finalize rewrites them (merged and sorted, with the
+/// committed files' row groups), so a staging row group only bounds how many rows the Parquet
+/// writer buffers while a task is staged.
+const STAGING_ROW_GROUP_ROWS: usize = 64 * 1024;
+
 /// One file written by [`Lake::stage`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StagedFile {
@@ -91,7 +96,7 @@ impl Lake {
             context: format!("task {task_key}"),
             source,
         };
-        let batches = task.other_batches().map_err(model_err)?;
+        let batches = task.small_batches().map_err(model_err)?;
         for (table, batch) in &batches {
             check_rows(
                 &task_key,
@@ -101,27 +106,34 @@ impl Lake {
                 batch,
             )?;
         }
-        // instance_patches, the largest by far, is streamed: spilled chunks are decoded and
-        // re-encoded one at a time, never held whole as Arrow arrays.
+        // instance_patches and inventory_applications, which grow with the fleet, are
+        // streamed: spilled chunks are decoded and re-encoded one at a time, never held whole
+        // as Arrow arrays.
         let patches = task.instance_patch_batches().map_err(model_err)?;
-        let patch_key = layout::staged_key(run_id, Table::InstancePatches, &task_key);
-        let patch_shown = self.storage.url(&patch_key);
+        let applications = task.inventory_application_batches().map_err(model_err)?;
+        let streamed: Vec<(Table, Box<dyn Iterator<Item = _> + Send>)> = vec![
+            (Table::InstancePatches, Box::new(patches)),
+            (Table::InventoryApplications, Box::new(applications)),
+        ];
 
         let keys: Vec<(Table, String)> = batches
             .iter()
-            .map(|(t, _)| (*t, layout::staged_key(run_id, *t, &task_key)))
+            .map(|(t, _)| *t)
+            .chain(streamed.iter().map(|(t, _)| *t))
+            .map(|t| (t, layout::staged_key(run_id, t, &task_key)))
             .collect();
         let shown: Vec<String> = keys.iter().map(|(_, k)| self.storage.url(k)).collect();
-        let row_group_rows = self.options.row_group_rows;
+        let row_group_rows = self.options.row_group_rows.min(STAGING_ROW_GROUP_ROWS);
         let (task_key_c, account, region) = (
             task_key.clone(),
             coverage.account_id.clone(),
             coverage.region.clone(),
         );
-        let (mut encoded, patch_encoded) = blocking(move || {
-            let encoded = batches
+        let encoded = blocking(move || {
+            let mut shown = shown.into_iter();
+            let mut encoded = batches
                 .into_iter()
-                .zip(shown)
+                .zip(shown.by_ref())
                 .map(|((table, batch), shown)| {
                     let rows = batch.num_rows();
                     if rows == 0 {
@@ -131,29 +143,30 @@ impl Lake {
                     Ok((rows, Some(format::encode(&batch, props, &shown)?)))
                 })
                 .collect::<Result<Vec<_>>>()?;
-            let table = Table::InstancePatches;
-            let props = format::writer_properties(Some(table), false, row_group_rows);
-            let patches = patches.map(|b| {
-                b.map_err(|source| Error::Model {
-                    context: format!("task {task_key_c}"),
-                    source,
-                })
-            });
-            let patch_encoded = format::encode_stream(patches, props, &patch_shown, |b| {
-                check_rows(&task_key_c, &account, &region, table, b)
-            })?;
-            Ok((encoded, patch_encoded))
+            for ((table, batches), shown) in streamed.into_iter().zip(shown) {
+                let props = format::writer_properties(Some(table), false, row_group_rows);
+                let batches = batches.map(|b| {
+                    b.map_err(|source| Error::Model {
+                        context: format!("task {task_key_c}"),
+                        source,
+                    })
+                });
+                encoded.push(format::encode_stream(batches, props, &shown, |b| {
+                    check_rows(&task_key_c, &account, &region, table, b)
+                })?);
+            }
+            Ok(encoded)
         })
         .await?;
-        let mut keys = keys;
-        keys.insert(2, (Table::InstancePatches, patch_key));
-        encoded.insert(2, patch_encoded);
+        // Table::DATA order, coverage last.
+        let mut outputs: Vec<_> = keys.into_iter().zip(encoded).collect();
+        outputs.sort_by_key(|((t, _), _)| Table::DATA.iter().position(|x| x == t));
 
         let coverage_key = layout::staged_key(run_id, Table::Coverage, &task_key);
         self.storage.delete(&coverage_key).await?;
         let mut files = Vec::new();
         let mut coverage_file = None;
-        for ((table, key), (rows, data)) in keys.into_iter().zip(encoded) {
+        for ((table, key), (rows, data)) in outputs {
             let Some(data) = data else {
                 self.storage.delete(&key).await?;
                 continue;

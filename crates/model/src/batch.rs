@@ -119,50 +119,61 @@ pub fn instance_patches_batch(rows: &[InstancePatch]) -> Result<RecordBatch> {
         .map_err(arrow_err(Table::InstancePatches))
 }
 
-/// Once a [`TaskOutput`] holds this many `instance_patches` rows as values,
-/// [`TaskOutput::spill_patches`] encodes them.
+/// Once a [`TaskOutput`] holds this many `instance_patches` (or `inventory_applications`)
+/// rows as values, [`TaskOutput::spill_patches`] ([`TaskOutput::spill_applications`]) encodes
+/// them.
 pub const PATCH_SPILL_ROWS: usize = 50_000;
 
-/// `instance_patches` rows spilled by [`TaskOutput::spill_patches`]: one zstd-compressed
-/// Parquet file in memory. It is transient (the lake re-encodes the rows with its own layout
-/// when it stages the task), so it is written with plain settings.
+/// Rows of one of the two tables that grow with an account-region's size (`instance_patches`,
+/// `inventory_applications`), spilled while collecting: one zstd-compressed Parquet file in
+/// memory. It is transient (the lake re-encodes the rows with its own layout when it stages
+/// the task), so it is written with plain settings.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SpilledChunk {
     pub rows: usize,
     pub parquet: bytes::Bytes,
 }
 
+fn spill_err(table: Table) -> impl Fn(parquet::errors::ParquetError) -> Error {
+    move |e| Error::Arrow {
+        table: table.name(),
+        source: arrow::error::ArrowError::ExternalError(Box::new(e)),
+    }
+}
+
 impl SpilledChunk {
     fn encode(rows: &[InstancePatch]) -> Result<SpilledChunk> {
-        let batch = instance_patches_batch(rows)?;
+        SpilledChunk::from_batches(Table::InstancePatches, &[instance_patches_batch(rows)?])
+    }
+
+    /// Rows of `table` already in Arrow form (the previous run's, reused) as one chunk.
+    pub fn from_batches(table: Table, batches: &[RecordBatch]) -> Result<SpilledChunk> {
         let props = parquet::file::properties::WriterProperties::builder()
             .set_compression(parquet::basic::Compression::ZSTD(Default::default()))
             .build();
-        let spill_err = |e: parquet::errors::ParquetError| Error::Arrow {
-            table: Table::InstancePatches.name(),
-            source: arrow::error::ArrowError::ExternalError(Box::new(e)),
-        };
         let mut writer =
-            parquet::arrow::ArrowWriter::try_new(Vec::new(), batch.schema(), Some(props))
-                .map_err(spill_err)?;
-        writer.write(&batch).map_err(spill_err)?;
+            parquet::arrow::ArrowWriter::try_new(Vec::new(), table.schema(), Some(props))
+                .map_err(spill_err(table))?;
+        let mut rows = 0;
+        for batch in batches {
+            writer.write(batch).map_err(spill_err(table))?;
+            rows += batch.num_rows();
+        }
         Ok(SpilledChunk {
-            rows: rows.len(),
-            parquet: writer.into_inner().map_err(spill_err)?.into(),
+            rows,
+            parquet: writer.into_inner().map_err(spill_err(table))?.into(),
         })
     }
 
     /// The chunk's rows, as the batches it was written in.
     pub fn batches(&self) -> Result<Vec<RecordBatch>> {
-        let read_err = |e: parquet::errors::ParquetError| Error::Arrow {
-            table: Table::InstancePatches.name(),
-            source: arrow::error::ArrowError::ExternalError(Box::new(e)),
-        };
+        // Only errors name the table; `instance_patches` is the common case.
+        let table = Table::InstancePatches;
         parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(self.parquet.clone())
-            .map_err(read_err)?
+            .map_err(spill_err(table))?
             .build()
-            .map_err(read_err)?
-            .map(|b| b.map_err(arrow_err(Table::InstancePatches)))
+            .map_err(spill_err(table))?
+            .map(|b| b.map_err(arrow_err(table)))
             .collect()
     }
 }
@@ -180,6 +191,36 @@ pub fn spill_if_full(
     Ok(())
 }
 
+/// [`TaskOutput::spill_applications`] over a collector's own accumulators.
+pub fn spill_applications_if_full(
+    values: &mut Vec<InventoryApplication>,
+    spilled: &mut Vec<SpilledChunk>,
+) -> Result<()> {
+    if values.len() >= PATCH_SPILL_ROWS {
+        let table = Table::InventoryApplications;
+        spilled.push(SpilledChunk::from_batches(
+            table,
+            &[serialize_rows(table, values)?],
+        )?);
+        *values = Vec::new();
+    }
+    Ok(())
+}
+
+/// Spilled chunks decoded one at a time, then `last`, owning what it reads.
+fn chunked(
+    chunks: Vec<SpilledChunk>,
+    last: Vec<Result<RecordBatch>>,
+) -> impl Iterator<Item = Result<RecordBatch>> + Send + 'static {
+    chunks
+        .into_iter()
+        .flat_map(|c| match c.batches() {
+            Ok(batches) => batches.into_iter().map(Ok).collect::<Vec<_>>(),
+            Err(e) => vec![Err(e)],
+        })
+        .chain(last)
+}
+
 impl TaskOutput {
     /// Once `instance_patches` holds [`PATCH_SPILL_ROWS`] rows, moves them into
     /// `spilled_patches` as one compressed chunk: about 10 bytes a row instead of about 600 as
@@ -188,6 +229,15 @@ impl TaskOutput {
     /// arrive.
     pub fn spill_patches(&mut self) -> Result<()> {
         spill_if_full(&mut self.instance_patches, &mut self.spilled_patches)
+    }
+
+    /// [`TaskOutput::spill_patches`] for `inventory_applications` (tens of applications per
+    /// instance).
+    pub fn spill_applications(&mut self) -> Result<()> {
+        spill_applications_if_full(
+            &mut self.inventory_applications,
+            &mut self.spilled_applications,
+        )
     }
 
     /// Rows of `instance_patches`, spilled or not.
@@ -202,14 +252,21 @@ impl TaskOutput {
         &self,
     ) -> Result<impl Iterator<Item = Result<RecordBatch>> + Send + 'static> {
         let last = instance_patches_batch(&self.instance_patches)?;
-        let chunks = self.spilled_patches.clone();
-        Ok(chunks
-            .into_iter()
-            .flat_map(|c| match c.batches() {
-                Ok(batches) => batches.into_iter().map(Ok).collect::<Vec<_>>(),
-                Err(e) => vec![Err(e)],
-            })
-            .chain([Ok(last)]))
+        Ok(chunked(self.spilled_patches.clone(), vec![Ok(last)]))
+    }
+
+    /// Every `inventory_applications` row as batches, like
+    /// [`TaskOutput::instance_patch_batches`].
+    pub fn inventory_application_batches(
+        &self,
+    ) -> Result<impl Iterator<Item = Result<RecordBatch>> + Send + 'static> {
+        let table = Table::InventoryApplications;
+        let last = self
+            .inventory_applications
+            .chunks(PATCH_SPILL_ROWS)
+            .map(|rows| serialize_rows(table, rows))
+            .collect();
+        Ok(chunked(self.spilled_applications.clone(), last))
     }
 
     /// Every `instance_patches` row as values, spilled ones decoded (tests and small tasks).
@@ -228,19 +285,30 @@ impl TaskOutput {
     }
 
     /// One batch per data table, in [`Table::DATA`] order (empty tables give empty batches).
-    /// `instance_patches` is concatenated whole: the lake's staging streams it instead
-    /// ([`TaskOutput::other_batches`] and [`TaskOutput::instance_patch_batches`]).
+    /// `instance_patches` and `inventory_applications` are concatenated whole: the lake's
+    /// staging streams them instead ([`TaskOutput::small_batches`],
+    /// [`TaskOutput::instance_patch_batches`], [`TaskOutput::inventory_application_batches`]).
     pub fn to_batches(&self) -> Result<Vec<(Table, RecordBatch)>> {
-        let patches: Vec<RecordBatch> = self.instance_patch_batches()?.collect::<Result<_>>()?;
-        let patches = arrow::compute::concat_batches(&Table::InstancePatches.schema(), &patches)
-            .map_err(arrow_err(Table::InstancePatches))?;
-        let mut out = self.other_batches()?;
+        let concat = |table: Table, batches: Vec<RecordBatch>| {
+            arrow::compute::concat_batches(&table.schema(), &batches).map_err(arrow_err(table))
+        };
+        let patches = concat(
+            Table::InstancePatches,
+            self.instance_patch_batches()?.collect::<Result<_>>()?,
+        )?;
+        let applications = concat(
+            Table::InventoryApplications,
+            self.inventory_application_batches()?
+                .collect::<Result<_>>()?,
+        )?;
+        let mut out = self.small_batches()?;
         out.insert(2, (Table::InstancePatches, patches));
+        out.insert(5, (Table::InventoryApplications, applications));
         Ok(out)
     }
 
-    /// [`TaskOutput::to_batches`] without `instance_patches`.
-    pub fn other_batches(&self) -> Result<Vec<(Table, RecordBatch)>> {
+    /// [`TaskOutput::to_batches`] without `instance_patches` and `inventory_applications`.
+    pub fn small_batches(&self) -> Result<Vec<(Table, RecordBatch)>> {
         Ok(vec![
             (
                 Table::Instances,
@@ -257,10 +325,6 @@ impl TaskOutput {
             (
                 Table::PatchGroups,
                 serialize_rows(Table::PatchGroups, &self.patch_groups)?,
-            ),
-            (
-                Table::InventoryApplications,
-                serialize_rows(Table::InventoryApplications, &self.inventory_applications)?,
             ),
             (
                 Table::MaintenanceWindows,
@@ -456,5 +520,45 @@ mod tests {
         let batches = task.to_batches().unwrap();
         assert_eq!(batches[2].0, Table::InstancePatches);
         assert_eq!(batches[2].1.num_rows(), expected.len());
+    }
+
+    #[test]
+    fn spilled_applications_come_back_in_order() {
+        let mut task = sample_task();
+        let template = InventoryApplication {
+            account_id: task.coverage.account_id.clone(),
+            region: task.coverage.region.clone(),
+            instance_id: "i-0".into(),
+            name: "openssl".into(),
+            version: Some("3.0.8".into()),
+            ..Default::default()
+        };
+        let mut expected = task.inventory_applications.clone();
+        for i in 0..PATCH_SPILL_ROWS + 5 {
+            let mut row = template.clone();
+            row.instance_id = format!("i-{:017x}", i / 60);
+            row.name = format!("package-{}", i % 60);
+            expected.push(row.clone());
+            task.inventory_applications.push(row);
+            task.spill_applications().unwrap();
+        }
+        assert_eq!(task.spilled_applications.len(), 1);
+        assert!(task.inventory_applications.len() < 10);
+        let batches: Vec<RecordBatch> = task
+            .inventory_application_batches()
+            .unwrap()
+            .collect::<Result<_>>()
+            .unwrap();
+        let mut back = Vec::new();
+        for b in &batches {
+            back.extend(
+                deserialize_rows::<InventoryApplication>(Table::InventoryApplications, b).unwrap(),
+            );
+        }
+        assert_eq!(back, expected);
+        let all = task.to_batches().unwrap();
+        let tables: Vec<Table> = all.iter().map(|(t, _)| *t).collect();
+        assert_eq!(tables, Table::DATA);
+        assert_eq!(all[5].1.num_rows(), expected.len());
     }
 }

@@ -233,7 +233,11 @@ pub struct TaskOutput {
     pub spilled_patches: Vec<crate::SpilledChunk>,
     pub baselines: Vec<Baseline>,
     pub patch_groups: Vec<PatchGroupRegistration>,
+    /// The `inventory_applications` rows not yet spilled (see
+    /// [`TaskOutput::spill_applications`]).
     pub inventory_applications: Vec<InventoryApplication>,
+    /// `inventory_applications` rows spilled while collecting, as `spilled_patches`.
+    pub spilled_applications: Vec<crate::SpilledChunk>,
     pub maintenance_windows: Vec<MaintenanceWindow>,
     pub coverage: Coverage,
 }
@@ -249,6 +253,7 @@ impl TaskOutput {
             baselines: Vec::new(),
             patch_groups: Vec::new(),
             inventory_applications: Vec::new(),
+            spilled_applications: Vec::new(),
             maintenance_windows: Vec::new(),
             coverage,
         }

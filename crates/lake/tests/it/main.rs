@@ -8,5 +8,6 @@ mod crash;
 mod fixtures;
 mod gc;
 mod integrity;
+mod measure;
 mod moto;
 mod s3;

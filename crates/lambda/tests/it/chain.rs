@@ -8,9 +8,11 @@ use futures::future::BoxFuture;
 use patchlake_lake::Lake;
 use serde_json::{Value, json};
 
-use crate::asl::Invoker;
+use crate::asl::{Invoker, ObjectReader, Runner};
 use crate::emulator::FunctionError;
-use crate::harness::{Functions, config, runner, sim, spec};
+use crate::harness::{
+    Functions, config, credentials, definition, runner, sim, spec, substitutions,
+};
 
 #[tokio::test]
 async fn state_machine_runs_plan_collect_finalize_report_through_the_runtime_api() {
@@ -82,6 +84,124 @@ async fn state_machine_runs_plan_collect_finalize_report_through_the_runtime_api
         .load(Ordering::Relaxed);
     assert!((1..=3).contains(&started), "{started} collect environments");
     sim.shutdown().await;
+}
+
+const BUCKET: &str = "patchlake-lambda-test";
+
+/// The same chain with the lake in an S3 bucket on moto: the Map's ItemReader reads the task
+/// list from the bucket, and the committed run, the reports and the evidence bundle are
+/// objects there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_machine_runs_the_chain_into_an_s3_lake_on_moto() {
+    if patchlake_testkit::moto::skipped() {
+        return;
+    }
+    let moto = patchlake_testkit::moto::Moto::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let sim = sim(&spec(2, &["us-east-1", "eu-west-1"], 30)).await;
+    let config = config(
+        &sim,
+        dir.path(),
+        &[
+            "collect.concurrency=2",
+            &format!("lake.root=s3://{BUCKET}/lake"),
+            &format!("lake.endpoint_url={}", moto.endpoint),
+            "lake.force_path_style=true",
+            &format!(
+                "lake.expected_bucket_owner={}",
+                patchlake_testkit::moto::MOTO_ACCOUNT
+            ),
+            "lake.kms_key_id=alias/patchlake-test",
+        ],
+    );
+    let factory = patchlake_assume::ClientFactory::new(&config.aws, Some(credentials())).await;
+    factory
+        .s3(&config.lake)
+        .create_bucket()
+        .bucket(BUCKET)
+        .send()
+        .await
+        .expect("creating the test bucket");
+    let lake = Arc::new(
+        patchlake::pipeline::open_lake_with(&config, Some(&factory))
+            .await
+            .unwrap(),
+    );
+    let functions = Arc::new(Functions::start(&config, 4));
+    let runner = Runner::new(
+        definition(),
+        substitutions(),
+        functions.clone(),
+        s3_reader(lake.clone()),
+    );
+    let out = runner.run(json!({})).await.unwrap();
+    functions.shutdown().await;
+
+    assert_eq!(out["tasks_object"]["bucket"], BUCKET, "{out:#}");
+    assert_eq!(out["finalize"]["partial"], false, "{out:#}");
+    assert_eq!(out["finalize"]["tasks_ok"], 4);
+    assert_eq!(out["finalize"]["tasks_missing"], 0);
+    // The run is committed in the bucket, every instance in it, and it verifies.
+    let runs = lake.committed_runs().await.unwrap();
+    assert_eq!(runs.len(), 1);
+    let run_id = &runs[0].run_id;
+    assert_eq!(run_id.to_string(), out["run"]["run_id"].as_str().unwrap());
+    assert_eq!(
+        runs[0].row_counts["instances"] as usize,
+        sim.fleet().instance_count()
+    );
+    let verified = lake.verify(run_id).await.unwrap();
+    assert!(verified.is_ok(), "{verified:?}");
+    assert!(
+        lake.staged_runs().await.unwrap().is_empty(),
+        "staging left behind"
+    );
+    // Every report object and the evidence bundle are in the bucket; the bundle verifies and
+    // is the one the execution recorded.
+    let objects = out["report"]["objects"].as_array().unwrap();
+    assert_eq!(objects.len(), 2 * patchlake_query::list_reports().len());
+    for key in objects {
+        let key = key.as_str().unwrap();
+        let meta = lake.storage().head(key).await.unwrap();
+        assert!(
+            meta.is_some_and(|m| m.size > 0),
+            "{key} is not in the bucket"
+        );
+    }
+    let zip = lake
+        .storage()
+        .get(out["report"]["evidence"].as_str().unwrap())
+        .await
+        .unwrap();
+    let bundle = dir.path().join("evidence.zip");
+    std::fs::write(&bundle, zip).unwrap();
+    let verified = patchlake_evidence::verify(&bundle).unwrap();
+    assert!(verified.is_ok(), "{:?}", verified.problems);
+    assert_eq!(
+        verified.manifest_sha256,
+        out["report"]["evidence_manifest_sha256"].as_str().unwrap()
+    );
+    assert_eq!(verified.manifest.run_id, run_id.to_string());
+    // Nothing was written to the local directory the configuration started from.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    sim.shutdown().await;
+}
+
+/// The ItemReader's S3 for an S3 lake: objects of the lake's bucket, read through the lake.
+fn s3_reader(lake: Arc<Lake>) -> ObjectReader {
+    Arc::new(move |bucket: &str, key: &str| {
+        if bucket != BUCKET {
+            return Err(format!("no bucket {bucket}"));
+        }
+        let key = key
+            .strip_prefix("lake/")
+            .ok_or_else(|| format!("{key} is outside the lake"))?;
+        let lake = lake.clone();
+        tokio::task::block_in_place(|| {
+            tokio::runtime::Handle::current().block_on(lake.storage().get(key))
+        })
+        .map_err(|e| e.to_string())
+    })
 }
 
 /// Fails the first `n` invocations of a function with a given error type, then delegates.

@@ -87,7 +87,12 @@ pub fn function_env(config: &Config) -> Vec<(String, String)> {
     ]
 }
 
+/// The function binary `name`: Cargo's, or `$PATCHLAKE_LAMBDA_BIN_DIR/<name>` when set (a copy
+/// that another build sharing the target directory cannot replace during a measurement).
 pub fn binary(name: &str) -> PathBuf {
+    if let Some(dir) = std::env::var_os("PATCHLAKE_LAMBDA_BIN_DIR") {
+        return Path::new(&dir).join(name);
+    }
     PathBuf::from(match name {
         "plan" => env!("CARGO_BIN_EXE_plan"),
         "collect" => env!("CARGO_BIN_EXE_collect"),

@@ -1,26 +1,30 @@
 //! Measurements, not assertions on time: Lambda init time (process start to the first `next`
-//! request) of every function, and the peak RSS of `collect` on a 10,000-instance
-//! account-region. Run with
-//! `cargo test -p patchlake-lambda --test it -- --ignored --nocapture measure`.
+//! request) of every function, and the peak RSS of `collect` (a full and an incremental one)
+//! and of `finalize` on a 10,000-instance account-region. Run with
+//! `cargo test --workspace measure -- --ignored --nocapture` (with
+//! `PATCHLAKE_LAMBDA_BIN_DIR` set to a copy of the function binaries when other builds share
+//! the target directory).
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::emulator::Environment;
 use crate::harness::{binary, config, function_env, sim, spec};
 
-#[tokio::test]
-#[ignore = "measurement: run explicitly with --ignored --nocapture"]
-async fn measure_init_time_and_collect_peak_rss() {
-    let dir = tempfile::tempdir().unwrap();
-    let sim = sim(&spec(1, &["us-east-1"], 10_000)).await;
-    let config = config(&sim, dir.path(), &["collect.incremental=false"]);
-    let env = function_env(&config);
-    let profile = if cfg!(debug_assertions) {
+fn profile() -> &'static str {
+    if cfg!(debug_assertions) {
         "dev (debug assertions)"
     } else {
         "release"
-    };
-    println!("profile: {profile}");
+    }
+}
+
+#[tokio::test]
+#[ignore = "measurement: run explicitly with --ignored --nocapture"]
+async fn measure_init_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = sim(&spec(1, &["us-east-1"], 10)).await;
+    let env = function_env(&config(&sim, dir.path(), &[]));
+    println!("profile: {}", profile());
     for name in ["plan", "collect", "finalize", "report"] {
         let mut samples = Vec::new();
         for _ in 0..5 {
@@ -35,29 +39,47 @@ async fn measure_init_time_and_collect_peak_rss() {
             samples[2], samples[0], samples[4]
         );
     }
-    let mut plan = Environment::start("plan", &binary("plan"), &env).await;
-    let planned = plan.invoke(json!({})).await.unwrap();
-    plan.shutdown().await;
-    let mut collect = Environment::start("collect", &binary("collect"), &env).await;
-    let run_id = planned["run"]["run_id"].clone();
-    let account = sim.fleet().accounts()[0].id.clone();
+    sim.shutdown().await;
+}
+
+/// Invokes `name` once in a fresh environment: its output, seconds taken and peak RSS in MiB.
+async fn invoke_fresh(env: &[(String, String)], name: &str, event: Value) -> (Value, f64, f64) {
+    let mut e = Environment::start(name, &binary(name), env).await;
     let started = std::time::Instant::now();
-    let out = collect
-        .invoke(json!({"run_id": run_id, "account_id": account, "region": "us-east-1"}))
-        .await
-        .unwrap();
-    let elapsed = started.elapsed();
-    let rss = collect.peak_rss_kib().unwrap();
-    collect.shutdown().await;
-    assert_eq!(out["status"], "ok", "{out}");
-    assert_eq!(out["instances"], 10_000);
-    println!(
-        "collect 10k instances: status {}, {} api calls, {} instance_patches rows, {:.1} s, peak RSS {:.1} MiB",
-        out["status"],
-        out["api_calls"],
-        out["rows"]["instance_patches"],
-        elapsed.as_secs_f64(),
-        rss as f64 / 1024.0
-    );
+    let out = e.invoke(event).await.unwrap();
+    let elapsed = started.elapsed().as_secs_f64();
+    let rss = e.peak_rss_kib().unwrap() as f64 / 1024.0;
+    e.shutdown().await;
+    (out, elapsed, rss)
+}
+
+#[tokio::test]
+#[ignore = "measurement: run explicitly with --ignored --nocapture"]
+async fn measure_collect_and_finalize_peak_rss() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = sim(&spec(1, &["us-east-1"], 10_000)).await;
+    let env = function_env(&config(&sim, dir.path(), &["collect.incremental=true"]));
+    let account = sim.fleet().accounts()[0].id.clone();
+    println!("profile: {}", profile());
+    for (round, kind) in ["full", "incremental"].into_iter().enumerate() {
+        let (planned, _, _) = invoke_fresh(&env, "plan", json!({})).await;
+        let run = planned["run"].clone();
+        let event = json!({"run_id": run["run_id"], "account_id": account, "region": "us-east-1"});
+        let (out, secs, rss) = invoke_fresh(&env, "collect", event).await;
+        assert_eq!(out["status"], "ok", "{out}");
+        assert_eq!(out["instances"], 10_000);
+        let calls = out["api_calls"].as_i64().unwrap();
+        println!(
+            "collect ({kind}) 10k instances: {calls} api calls, {} instance_patches rows, {secs:.1} s, peak RSS {rss:.1} MiB",
+            out["rows"]["instance_patches"],
+        );
+        let (done, secs, rss) = invoke_fresh(&env, "finalize", json!({ "run": run })).await;
+        assert_eq!(done["partial"], false, "{done}");
+        println!(
+            "finalize (run {}) {} instance_patches rows: {secs:.1} s, peak RSS {rss:.1} MiB",
+            round + 1,
+            done["row_counts"]["instance_patches"],
+        );
+    }
     sim.shutdown().await;
 }
