@@ -10,7 +10,7 @@
 //! the points.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use patchlake_lake::Lake;
 use patchlake_model::RunId;
