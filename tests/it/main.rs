@@ -10,6 +10,7 @@ mod faults;
 mod golden;
 mod harness;
 mod infra;
+mod load;
 mod moto;
 mod privilege;
 mod report_input;

@@ -20,7 +20,7 @@ use crate::Target;
 /// `PatchGroup` where instance metadata tags are used (they cannot contain spaces).
 pub const PATCH_GROUP_TAGS: [&str; 2] = ["Patch Group", "PatchGroup"];
 
-pub(crate) fn ts(t: &SdkTime) -> Option<Timestamp> {
+pub fn ts(t: &SdkTime) -> Option<Timestamp> {
     chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos())
 }
 
@@ -37,7 +37,7 @@ fn s(v: Option<&str>) -> Option<String> {
     v.filter(|x| !x.is_empty()).map(str::to_owned)
 }
 
-pub(crate) fn patch_group_from_tags(tags: &BTreeMap<String, String>) -> Option<&str> {
+pub fn patch_group_from_tags(tags: &BTreeMap<String, String>) -> Option<&str> {
     PATCH_GROUP_TAGS
         .iter()
         .find_map(|k| tags.get(*k))
@@ -45,7 +45,7 @@ pub(crate) fn patch_group_from_tags(tags: &BTreeMap<String, String>) -> Option<&
         .filter(|v| !v.is_empty())
 }
 
-pub(crate) fn instance(target: &Target, i: &InstanceInformation) -> Option<Instance> {
+pub fn instance(target: &Target, i: &InstanceInformation) -> Option<Instance> {
     let instance_id = i.instance_id()?.to_owned();
     let platform_type = i.platform_type().map(|p| p.as_str().to_owned());
     let platform_name = s(i.platform_name());
@@ -76,7 +76,7 @@ pub(crate) fn instance(target: &Target, i: &InstanceInformation) -> Option<Insta
 }
 
 /// One `AWS:Application` inventory entry (a GetInventory content row) as a lake row.
-pub(crate) fn inventory_application(
+pub fn inventory_application(
     target: &Target,
     instance_id: &str,
     entry: &std::collections::HashMap<String, String>,
@@ -94,7 +94,7 @@ pub(crate) fn inventory_application(
     })
 }
 
-pub(crate) fn patch_state(target: &Target, p: &InstancePatchState) -> PatchState {
+pub fn patch_state(target: &Target, p: &InstancePatchState) -> PatchState {
     PatchState {
         account_id: target.account_id.clone(),
         region: target.region.clone(),
@@ -123,7 +123,7 @@ pub(crate) fn patch_state(target: &Target, p: &InstancePatchState) -> PatchState
     }
 }
 
-pub(crate) fn instance_patch(
+pub fn instance_patch(
     target: &Target,
     instance_id: &str,
     d: &PatchComplianceData,
@@ -151,7 +151,7 @@ pub(crate) fn instance_patch(
 
 /// The lake's name for a patch state: the PascalCase names DescribeInstancePatchStates counts
 /// by (`InstalledPendingReboot`), from the wire enum of PatchComplianceData (`INSTALLED_PENDING_REBOOT`).
-pub(crate) fn patch_state_name(wire: &str) -> &str {
+pub fn patch_state_name(wire: &str) -> &str {
     match wire {
         "INSTALLED" | "Installed" => "Installed",
         "INSTALLED_OTHER" | "InstalledOther" => "InstalledOther",
@@ -177,7 +177,7 @@ fn filters(group: Option<&PatchFilterGroup>) -> Vec<PatchFilter> {
         .collect()
 }
 
-pub(crate) fn baseline(
+pub fn baseline(
     target: &Target,
     ident: &PatchBaselineIdentity,
     doc: &GetPatchBaselineOutput,
@@ -231,7 +231,7 @@ pub(crate) fn baseline(
     }
 }
 
-pub(crate) fn patch_group(
+pub fn patch_group(
     target: &Target,
     m: &PatchGroupPatchBaselineMapping,
 ) -> Option<PatchGroupRegistration> {
@@ -245,7 +245,7 @@ pub(crate) fn patch_group(
     })
 }
 
-pub(crate) fn maintenance_window(
+pub fn maintenance_window(
     target: &Target,
     w: &MaintenanceWindowIdentity,
     target_patch_groups: Vec<String>,

@@ -8,7 +8,8 @@
 //! failure is kept. Retries and backoff belong to the client factory (`patchlake-assume`); this
 //! crate does not retry on its own and does no I/O other than AWS calls.
 
-mod convert;
+#[doc(hidden)]
+pub mod convert;
 mod task;
 
 use std::collections::{HashMap, HashSet};

@@ -358,6 +358,9 @@ pub enum Problem {
         expected: String,
         actual: String,
     },
+    /// A zip holding more than one entry of the same name: which one a reader extracts
+    /// depends on the tool, so the bundle is ambiguous whatever the digests say.
+    DuplicateNames,
 }
 
 impl std::fmt::Display for Problem {
@@ -373,6 +376,7 @@ impl std::fmt::Display for Problem {
                 f,
                 "{path}: altered (sha256 {actual}, manifest says {expected})"
             ),
+            Problem::DuplicateNames => f.write_str("the zip holds more than one entry of a name"),
         }
     }
 }
@@ -396,10 +400,11 @@ impl Verification {
 /// Rechecks the bundle at `path` (a directory or a `.zip`): every file the manifest lists
 /// exists with its digest, and nothing else is there.
 pub fn verify(path: &Path) -> Result<Verification> {
+    let mut duplicates = false;
     let mut files = if path.is_dir() {
         read_dir_files(path)?
     } else {
-        read_zip_files(path)?
+        read_zip_files(path, &mut duplicates)?
     };
     let manifest_bytes = files.remove(MANIFEST).ok_or_else(|| Error::BadManifest {
         path: path.to_path_buf(),
@@ -417,6 +422,9 @@ pub fn verify(path: &Path) -> Result<Verification> {
         });
     }
     let mut problems = Vec::new();
+    if duplicates {
+        problems.push(Problem::DuplicateNames);
+    }
     for entry in &manifest.files {
         match files.remove(&entry.path) {
             None => problems.push(Problem::Missing {
@@ -478,13 +486,16 @@ fn read_dir_files(root: &Path) -> Result<BTreeMap<String, Vec<u8>>> {
     Ok(out)
 }
 
-fn read_zip_files(path: &Path) -> Result<BTreeMap<String, Vec<u8>>> {
+/// The zip's files by name; `duplicates` is set when a name occurs more than once (the
+/// reader then keeps one entry per name).
+fn read_zip_files(path: &Path, duplicates: &mut bool) -> Result<BTreeMap<String, Vec<u8>>> {
     let zip_err = |source| Error::Zip {
         path: path.to_path_buf(),
         source,
     };
     let file = fs::File::open(path).map_err(io_at(path))?;
     let mut archive = zip::ZipArchive::new(io::BufReader::new(file)).map_err(zip_err)?;
+    *duplicates = archive.has_duplicate_names();
     let mut out = BTreeMap::new();
     for i in 0..archive.len() {
         let mut entry = archive.by_index(i).map_err(zip_err)?;
@@ -571,7 +582,7 @@ mod tests {
         assert_eq!(v.manifest_sha256, b.manifest_sha256());
 
         // Re-zipped with one file edited and the original manifest, as a tamperer would.
-        let mut files = read_zip_files(&zip).unwrap();
+        let mut files = read_zip_files(&zip, &mut false).unwrap();
         files.insert("reports/a.csv".to_owned(), b"x,y\n1,3\n".to_vec());
         let tampered = tmp.path().join("tampered.zip");
         let mut w = zip::ZipWriter::new(fs::File::create(&tampered).unwrap());

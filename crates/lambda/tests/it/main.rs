@@ -4,6 +4,7 @@
 
 mod asl;
 mod chain;
+mod crash;
 mod emulator;
 mod handlers;
 mod harness;

@@ -5,3 +5,4 @@ mod athena;
 mod compliance;
 mod fixtures;
 mod history;
+mod properties;
