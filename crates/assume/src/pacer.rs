@@ -23,12 +23,16 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use aws_credential_types::provider::{self, ProvideCredentials, SharedCredentialsProvider};
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
     SharedHttpConnector,
 };
 use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::body::SdkBody;
+use aws_smithy_types::byte_stream::ByteStream;
 use tokio::time::Instant;
 
 use crate::stats::is_throttle;
@@ -180,12 +184,17 @@ impl Pacer {
     }
 }
 
-/// The HTTP client of one account-region's SSM clients: every attempt, retries included,
-/// waits for its [`Pacer`] slot and reports whether it was throttled.
+/// The HTTP client of one account-region's SSM clients: reports whether each attempt was
+/// throttled, and bounds each attempt — from sending the request to the last byte of the
+/// answer — by the attempt timeout. The timeout starts here, after the attempt's pacer wait
+/// (in [`PacedCredentials`]), so time spent queueing for the account-region's pace never
+/// times an attempt out; the body is read here so a stalled or cut body is a connector error,
+/// which the SDK retries.
 #[derive(Debug, Clone)]
 pub(crate) struct PacedHttpClient {
     pub(crate) inner: SharedHttpClient,
     pub(crate) pacer: Arc<Pacer>,
+    pub(crate) attempt_timeout: Option<Duration>,
 }
 
 impl HttpClient for PacedHttpClient {
@@ -197,6 +206,7 @@ impl HttpClient for PacedHttpClient {
         SharedHttpConnector::new(PacedConnector {
             inner: self.inner.http_connector(settings, components),
             pacer: self.pacer.clone(),
+            attempt_timeout: self.attempt_timeout,
         })
     }
 }
@@ -205,21 +215,59 @@ impl HttpClient for PacedHttpClient {
 struct PacedConnector {
     inner: SharedHttpConnector,
     pacer: Arc<Pacer>,
+    attempt_timeout: Option<Duration>,
 }
 
 impl HttpConnector for PacedConnector {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
-        let (inner, pacer) = (self.inner.clone(), self.pacer.clone());
+        let (inner, pacer, limit) = (self.inner.clone(), self.pacer.clone(), self.attempt_timeout);
         HttpConnectorFuture::new(async move {
-            pacer.acquire().await;
-            let response = inner.call(request).await;
-            if let Ok(r) = &response {
+            let attempt = async {
+                let mut response = inner.call(request).await?;
                 pacer.record(is_throttle(
-                    r.status().as_u16(),
-                    r.headers().get("x-amzn-errortype"),
+                    response.status().as_u16(),
+                    response.headers().get("x-amzn-errortype"),
                 ));
+                let body = ByteStream::new(response.take_body())
+                    .collect()
+                    .await
+                    .map_err(|e| ConnectorError::io(e.into()))?;
+                *response.body_mut() = SdkBody::from(body.into_bytes());
+                Ok(response)
+            };
+            match limit {
+                Some(limit) => tokio::time::timeout(limit, attempt)
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(ConnectorError::timeout(
+                            format!("no complete answer within the attempt timeout of {limit:?}")
+                                .into(),
+                        ))
+                    }),
+                None => attempt.await,
             }
-            response
+        })
+    }
+}
+
+/// The credentials of one account-region's SSM clients: resolving them (once per attempt,
+/// the SDK's identity cache is off for these clients) first waits for the account-region's
+/// [`Pacer`] slot, so the request is signed with credentials fetched after the wait — a
+/// session cannot lapse while the attempt queues.
+#[derive(Debug)]
+pub(crate) struct PacedCredentials {
+    pub(crate) inner: SharedCredentialsProvider,
+    pub(crate) pacer: Arc<Pacer>,
+}
+
+impl ProvideCredentials for PacedCredentials {
+    fn provide_credentials<'a>(&'a self) -> provider::future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        provider::future::ProvideCredentials::new(async move {
+            self.pacer.acquire().await;
+            self.inner.provide_credentials().await
         })
     }
 }
