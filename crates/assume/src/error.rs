@@ -41,6 +41,24 @@ pub struct AwsError {
     pub message: String,
 }
 
+impl AwsError {
+    /// The code of a page that was still malformed when the attempts ran out.
+    pub const MALFORMED: &'static str = "MalformedResponse";
+
+    /// A page of `operation` whose items still lacked `member` (an identifier the SDK would
+    /// default to empty) when the attempts ran out: never kept short or blank.
+    pub fn malformed(operation: &'static str, member: &str) -> Self {
+        AwsError {
+            kind: ErrorKind::Transient,
+            operation,
+            code: Self::MALFORMED.to_owned(),
+            message: format!(
+                "an item of the page lacks its {member} in every attempt; the page is malformed"
+            ),
+        }
+    }
+}
+
 /// Errors of the AWS edge.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -99,6 +117,9 @@ where
             )
         }
         SdkError::TimeoutError(_) => ("Timeout".into(), "the call timed out".into()),
+        SdkError::DispatchFailure(d) if d.is_timeout() => {
+            ("Timeout".into(), "the attempt timed out".into())
+        }
         SdkError::DispatchFailure(d) => (
             "DispatchFailure".into(),
             format!("{:?}", d.as_connector_error()),

@@ -6,6 +6,7 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_smithy_runtime::client::defaults::default_http_client_plugin_v2;
+use aws_smithy_runtime::client::identity::IdentityCache;
 use aws_smithy_runtime::client::retries::{RetryPartition, TokenBucket};
 use aws_smithy_runtime_api::client::behavior_version::BehaviorVersion as RuntimeBehaviorVersion;
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
@@ -15,7 +16,8 @@ use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
 use patchlake_config::AwsConfig;
 
-use crate::pacer::{PacedHttpClient, Pacer};
+use crate::pacer::{PacedCredentials, PacedHttpClient, Pacer};
+use crate::retry::{MalformedOrExpired, OutputCheck};
 use crate::stats::{CallStats, StatsInterceptor};
 
 /// One pacer per (account, region), created on first use.
@@ -128,20 +130,40 @@ impl ClientFactory {
         aws_sdk_sts::Client::from_conf(b.build())
     }
 
-    /// An SSM client for `region` acting as `identity`, within `account_id`.
-    ///
-    /// SSM throttles per account and region, so that is the unit of rate policy: every
-    /// attempt (retries included) waits on the account-region's [`Pacer`], which learns the
-    /// rate SSM allows from throttling; retries are the SDK's standard ones (bounded by
-    /// `aws.max_attempts`, exponential backoff) in a retry partition of the account-region
-    /// with no shared retry quota — with a process-wide quota, throttling in a few
-    /// account-regions would exhaust retries for all of them.
+    /// An SSM client for `region` acting as `identity`, within `account_id`, that takes every
+    /// parsed output as whole (see [`ssm_checked`](Self::ssm_checked)).
     pub fn ssm(
         &self,
         account_id: &str,
         region: &str,
         identity: SharedCredentialsProvider,
         stats: &Arc<CallStats>,
+    ) -> aws_sdk_ssm::Client {
+        self.ssm_checked(account_id, region, identity, stats, |_| false)
+    }
+
+    /// An SSM client for `region` acting as `identity`, within `account_id`.
+    ///
+    /// SSM throttles per account and region, so that is the unit of rate policy: every
+    /// attempt (retries included) waits on the account-region's [`Pacer`], which learns the
+    /// rate SSM allows from throttling. The wait is part of resolving the attempt's
+    /// credentials (the identity cache is off: every attempt resolves them), so the request
+    /// is signed after it with a session that is fresh then; the attempt timeout
+    /// (`aws.attempt_timeout_seconds`) starts after it too, in the HTTP client.
+    ///
+    /// Retries are the SDK's standard ones (bounded by `aws.max_attempts`, exponential
+    /// backoff) in a retry partition of the account-region with no shared retry quota — with
+    /// a process-wide quota, throttling in a few account-regions would exhaust retries for
+    /// all of them — plus what [`crate::retry`] adds: garbled 2xx answers, outputs that
+    /// `check` calls malformed (re-requested: the same request is the same page), and
+    /// expired session tokens.
+    pub fn ssm_checked(
+        &self,
+        account_id: &str,
+        region: &str,
+        identity: SharedCredentialsProvider,
+        stats: &Arc<CallStats>,
+        check: OutputCheck,
     ) -> aws_sdk_ssm::Client {
         let retry = self
             .base
@@ -151,6 +173,11 @@ impl ClientFactory {
         let partition = RetryPartition::custom(format!("ssm-{account_id}-{region}"))
             .token_bucket(TokenBucket::unlimited())
             .build();
+        let attempt_timeout = self
+            .base
+            .timeout_config()
+            .and_then(|t| t.operation_attempt_timeout());
+        let pacer = self.pacer(account_id, region);
         let mut b = aws_sdk_ssm::config::Builder::from(&self.base)
             .retry_config(
                 RetryConfig::standard()
@@ -159,15 +186,30 @@ impl ClientFactory {
                     .with_max_backoff(retry.max_backoff()),
             )
             .retry_partition(partition)
+            .retry_classifier(MalformedOrExpired { check })
             .region(Region::new(region.to_owned()))
-            .credentials_provider(identity)
             .interceptor(StatsInterceptor(stats.clone()))
             .interceptor(StatsInterceptor(self.run_stats.clone()));
-        if let Some(inner) = &self.http {
-            b = b.http_client(PacedHttpClient {
-                inner: inner.clone(),
-                pacer: self.pacer(account_id, region),
-            });
+        match &self.http {
+            Some(inner) => {
+                b = b
+                    .credentials_provider(PacedCredentials {
+                        inner: identity,
+                        pacer: pacer.clone(),
+                    })
+                    .identity_cache(IdentityCache::no_cache())
+                    .timeout_config(
+                        TimeoutConfig::builder()
+                            .disable_operation_attempt_timeout()
+                            .build(),
+                    )
+                    .http_client(PacedHttpClient {
+                        inner: inner.clone(),
+                        pacer,
+                        attempt_timeout,
+                    });
+            }
+            None => b = b.credentials_provider(identity),
         }
         aws_sdk_ssm::Client::from_conf(b.build())
     }

@@ -12,11 +12,14 @@ mod credentials;
 mod error;
 mod factory;
 mod pacer;
+mod retry;
 mod s3;
 mod stats;
 
+pub use aws_smithy_runtime_api::client::interceptors::context::Output as SdkOutput;
 pub use credentials::RoleAssumer;
 pub use error::{AwsError, Error, ErrorKind, Result, classify};
 pub use factory::ClientFactory;
 pub use pacer::{Pacer, PacerSnapshot};
+pub use retry::OutputCheck;
 pub use stats::{CallStats, CallStatsSnapshot};

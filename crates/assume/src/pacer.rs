@@ -23,12 +23,16 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use aws_credential_types::provider::{self, ProvideCredentials, SharedCredentialsProvider};
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
     SharedHttpConnector,
 };
 use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::body::SdkBody;
+use aws_smithy_types::byte_stream::ByteStream;
 use tokio::time::Instant;
 
 use crate::stats::is_throttle;
@@ -45,6 +49,11 @@ pub const MIN_WINDOW: Duration = Duration::from_millis(500);
 pub const SLOW_GROWTH: f64 = 0.03;
 /// Growth per second of the pace while clean, outside that band.
 pub const FAST_GROWTH: f64 = 0.5;
+/// A throttle share at or above this that pacing lower does not reduce is background
+/// throttling, not a rate limit.
+pub const RANDOM_SHARE: f64 = 0.1;
+/// The largest background throttle share discounted.
+const MAX_BACKGROUND: f64 = 0.9;
 /// Calls per second the pace never goes below.
 pub const FLOOR: f64 = 0.5;
 /// A caller that waited on the pacer this recently makes the pace the limit (growth applies).
@@ -72,6 +81,11 @@ struct State {
     limited_at: Option<Instant>,
     estimate: Option<f64>,
     throttles: u64,
+    /// Share of attempts the service throttles whatever the pace (learned when pacing at the
+    /// measured success rate did not lower the share): discounted from every measurement.
+    background: f64,
+    /// The last full cut to the measured rate: the window's throttle share and the pace before.
+    last_cut: Option<(f64, f64)>,
 }
 
 /// Attempts since the throttle that opened the current measurement.
@@ -82,6 +96,9 @@ struct Window {
     sent: u64,
     /// Attempts that waited for their slot: the pace, not the work, was the limit.
     paced: u64,
+    throttled: u64,
+    /// The pace when the window opened.
+    rate: f64,
 }
 
 /// A copy of a pacer's state, for logs and tests.
@@ -113,6 +130,8 @@ impl Pacer {
                 limited_at: None,
                 estimate: None,
                 throttles: 0,
+                background: 0.0,
+                last_cut: None,
             }),
         }
     }
@@ -180,12 +199,17 @@ impl Pacer {
     }
 }
 
-/// The HTTP client of one account-region's SSM clients: every attempt, retries included,
-/// waits for its [`Pacer`] slot and reports whether it was throttled.
+/// The HTTP client of one account-region's SSM clients: reports whether each attempt was
+/// throttled, and bounds each attempt — from sending the request to the last byte of the
+/// answer — by the attempt timeout. The timeout starts here, after the attempt's pacer wait
+/// (in [`PacedCredentials`]), so time spent queueing for the account-region's pace never
+/// times an attempt out; the body is read here so a stalled or cut body is a connector error,
+/// which the SDK retries.
 #[derive(Debug, Clone)]
 pub(crate) struct PacedHttpClient {
     pub(crate) inner: SharedHttpClient,
     pub(crate) pacer: Arc<Pacer>,
+    pub(crate) attempt_timeout: Option<Duration>,
 }
 
 impl HttpClient for PacedHttpClient {
@@ -197,6 +221,7 @@ impl HttpClient for PacedHttpClient {
         SharedHttpConnector::new(PacedConnector {
             inner: self.inner.http_connector(settings, components),
             pacer: self.pacer.clone(),
+            attempt_timeout: self.attempt_timeout,
         })
     }
 }
@@ -205,21 +230,59 @@ impl HttpClient for PacedHttpClient {
 struct PacedConnector {
     inner: SharedHttpConnector,
     pacer: Arc<Pacer>,
+    attempt_timeout: Option<Duration>,
 }
 
 impl HttpConnector for PacedConnector {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
-        let (inner, pacer) = (self.inner.clone(), self.pacer.clone());
+        let (inner, pacer, limit) = (self.inner.clone(), self.pacer.clone(), self.attempt_timeout);
         HttpConnectorFuture::new(async move {
-            pacer.acquire().await;
-            let response = inner.call(request).await;
-            if let Ok(r) = &response {
+            let attempt = async {
+                let mut response = inner.call(request).await?;
                 pacer.record(is_throttle(
-                    r.status().as_u16(),
-                    r.headers().get("x-amzn-errortype"),
+                    response.status().as_u16(),
+                    response.headers().get("x-amzn-errortype"),
                 ));
+                let body = ByteStream::new(response.take_body())
+                    .collect()
+                    .await
+                    .map_err(|e| ConnectorError::io(e.into()))?;
+                *response.body_mut() = SdkBody::from(body.into_bytes());
+                Ok(response)
+            };
+            match limit {
+                Some(limit) => tokio::time::timeout(limit, attempt)
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(ConnectorError::timeout(
+                            format!("no complete answer within the attempt timeout of {limit:?}")
+                                .into(),
+                        ))
+                    }),
+                None => attempt.await,
             }
-            response
+        })
+    }
+}
+
+/// The credentials of one account-region's SSM clients: resolving them (once per attempt,
+/// the SDK's identity cache is off for these clients) first waits for the account-region's
+/// [`Pacer`] slot, so the request is signed with credentials fetched after the wait — a
+/// session cannot lapse while the attempt queues.
+#[derive(Debug)]
+pub(crate) struct PacedCredentials {
+    pub(crate) inner: SharedCredentialsProvider,
+    pub(crate) pacer: Arc<Pacer>,
+}
+
+impl ProvideCredentials for PacedCredentials {
+    fn provide_credentials<'a>(&'a self) -> provider::future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        provider::future::ProvideCredentials::new(async move {
+            self.pacer.acquire().await;
+            self.inner.provide_credentials().await
         })
     }
 }
@@ -261,6 +324,9 @@ impl State {
 
     fn throttled(&mut self, now: Instant, cap: Option<f64>) {
         self.throttles += 1;
+        if let Some(w) = &mut self.window {
+            w.throttled += 1;
+        }
         let started = *self.started.get_or_insert(now);
         let (rate, close_window) = match (self.rate, self.window) {
             (None, _) => {
@@ -271,20 +337,49 @@ impl State {
             (Some(rate), Some(w)) => {
                 let d = now.duration_since(w.start);
                 let secs = d.as_secs_f64().max(1e-3);
+                // What the service lets through, with its background throttling discounted.
+                let kept = 1.0 - self.background;
                 let mut r = rate;
-                if w.sent >= 2 * (w.ok + 1) {
-                    r = r.min((w.ok as f64 + 1.0) / secs);
+                if w.sent as f64 * kept >= 2.0 * (w.ok as f64 + 1.0) {
+                    r = r.min((w.ok as f64 + 1.0) / secs / kept);
                 }
                 if d >= MIN_WINDOW {
-                    let est = w.ok as f64 / secs;
+                    let est = w.ok as f64 / secs / kept;
+                    let sent = w.sent.max(1) as f64;
+                    let share = w.throttled as f64 / sent;
+                    let previous = self.estimate;
                     self.estimate = Some(est);
-                    // Mostly paced: the service's bucket never filled up, the estimate holds.
-                    // Otherwise idle time in the window makes it low; cut gently.
-                    r = if 2 * w.paced >= w.sent {
-                        BACKOFF * est
+                    if let Some((cut_share, before)) = self.last_cut.take()
+                        && previous.is_some_and(|p| w.rate <= p)
+                        && share >= RANDOM_SHARE
+                        && share >= 0.8 * cut_share
+                    {
+                        // Pacing at the measured success rate did not make the service
+                        // throttle less: these throttles are not about the rate. Undo the cut
+                        // and discount that share from now on.
+                        self.background = share.min(MAX_BACKGROUND);
+                        r = before.max(r);
                     } else {
-                        (BACKOFF * est).max(MAX_CUT * r)
-                    };
+                        let b = self.background;
+                        let excess = w.throttled as f64 - b * sent;
+                        let noise = 2.0 * (b * (1.0 - b) * sent).sqrt() + 1.0;
+                        if b > 0.0 {
+                            self.background = 0.5 * (b + share.min(MAX_BACKGROUND));
+                        }
+                        // With background throttling, only throttles beyond it signal the rate.
+                        let rate_signal = b == 0.0 || excess > noise;
+                        if rate_signal && 2 * w.paced >= w.sent {
+                            // Mostly paced: the service's bucket never filled up, the
+                            // estimate holds.
+                            r = BACKOFF * est;
+                            if r < 0.9 * w.rate {
+                                self.last_cut = Some((share, w.rate));
+                            }
+                        } else if rate_signal {
+                            // Idle time in the window makes the estimate low; cut gently.
+                            r = (BACKOFF * est).max(MAX_CUT * r);
+                        }
+                    }
                     (r, true)
                 } else {
                     (r, false)
@@ -297,6 +392,8 @@ impl State {
                 ok: 0,
                 sent: 0,
                 paced: 0,
+                throttled: 0,
+                rate: clamp(rate, cap),
             });
         }
         let rate = clamp(rate, cap);
@@ -317,6 +414,9 @@ mod tests {
         burst: f64,
         tokens: f64,
         last: Instant,
+        /// Throttles every n-th call whatever the rate (random throttling's stand-in).
+        every: Option<u64>,
+        calls: u64,
     }
 
     impl Bucket {
@@ -326,10 +426,16 @@ mod tests {
                 burst,
                 tokens: burst,
                 last: Instant::now(),
+                every: None,
+                calls: 0,
             }
         }
 
         fn try_take(&mut self) -> bool {
+            self.calls += 1;
+            if self.every.is_some_and(|n| self.calls % n == 0) {
+                return false;
+            }
             let now = Instant::now();
             self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate)
                 .min(self.burst);
@@ -504,6 +610,22 @@ mod tests {
         // 50 ok in 0.5 s = 100/s observed; 80% of it.
         let rate = pacer.snapshot().rate.unwrap();
         assert!((rate - 80.0).abs() < 1e-6, "{rate}");
+    }
+
+    /// Half the calls throttled whatever the pace: the pace must not sink to the floor (it
+    /// did: every window measured half the pace as the service's rate).
+    #[tokio::test(start_paused = true)]
+    async fn throttling_unrelated_to_the_rate_does_not_sink_the_pace() {
+        let pacer = Arc::new(Pacer::new(0));
+        let mut bucket = Bucket::new(1e6, 1e6);
+        bucket.every = Some(2);
+        let bucket = Arc::new(Mutex::new(bucket));
+        let o = drive(pacer.clone(), bucket, 8, Duration::from_millis(1), 60).await;
+        let s = pacer.snapshot();
+        eprintln!("random 50%: {o:?}, {s:?}");
+        // Unpaced, 8 workers with this backoff make about 80 successful calls a second.
+        assert!(o.ok >= 60 * 40, "{o:?}, {s:?}");
+        assert!(s.rate.is_some_and(|r| r >= 20.0), "{o:?}, {s:?}");
     }
 
     #[tokio::test(start_paused = true)]

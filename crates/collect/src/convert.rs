@@ -2,12 +2,22 @@
 
 use std::collections::BTreeMap;
 
+use aws_sdk_ssm::operation::describe_instance_information::DescribeInstanceInformationOutput;
+use aws_sdk_ssm::operation::describe_instance_patch_states::DescribeInstancePatchStatesOutput;
+use aws_sdk_ssm::operation::describe_instance_patches::DescribeInstancePatchesOutput;
+use aws_sdk_ssm::operation::describe_maintenance_window_targets::DescribeMaintenanceWindowTargetsOutput;
+use aws_sdk_ssm::operation::describe_maintenance_windows::DescribeMaintenanceWindowsOutput;
+use aws_sdk_ssm::operation::describe_patch_baselines::DescribePatchBaselinesOutput;
+use aws_sdk_ssm::operation::describe_patch_groups::DescribePatchGroupsOutput;
+use aws_sdk_ssm::operation::get_inventory::GetInventoryOutput;
 use aws_sdk_ssm::operation::get_patch_baseline::GetPatchBaselineOutput;
+use aws_sdk_ssm::operation::list_tags_for_resource::ListTagsForResourceOutput;
 use aws_sdk_ssm::types::{
     InstanceInformation, InstancePatchState, MaintenanceWindowIdentity, PatchBaselineIdentity,
     PatchComplianceData, PatchFilterGroup, PatchGroupPatchBaselineMapping,
 };
 use aws_smithy_types::DateTime as SdkTime;
+use patchlake_assume::{AwsError, SdkOutput};
 use patchlake_model::os::operating_system_for;
 use patchlake_model::{
     ApprovalRule, Baseline, Instance, InstancePatch, InventoryApplication, MaintenanceWindow,
@@ -19,6 +29,120 @@ use crate::Target;
 /// The tag keys that name an instance's patch group: `Patch Group` on EC2 and SSM tags,
 /// `PatchGroup` where instance metadata tags are used (they cannot contain spaces).
 pub const PATCH_GROUP_TAGS: [&str; 2] = ["Patch Group", "PatchGroup"];
+
+/// A page whose items must each carry their identifier. The SDK fills a missing required
+/// member with its default (an empty string), so an item without its identifier parses; such a
+/// page is malformed — it is re-requested (the SDK retries it, see [`malformed`]) and, if it is
+/// still malformed when the attempts run out, the call fails with `MalformedResponse`. A page
+/// is never kept short (an item dropped) or blank (an item with an empty id).
+pub trait Page {
+    /// The identifier member an item of the page lacks, if any.
+    fn missing(&self) -> Option<&'static str>;
+}
+
+fn blank(v: Option<&str>) -> bool {
+    v.is_none_or(str::is_empty)
+}
+
+/// `member` when any of `items` lacks it.
+fn lacks<T>(
+    items: &[T],
+    member: &'static str,
+    id: impl Fn(&T) -> Option<&str>,
+) -> Option<&'static str> {
+    items.iter().any(|i| blank(id(i))).then_some(member)
+}
+
+impl Page for DescribeInstanceInformationOutput {
+    fn missing(&self) -> Option<&'static str> {
+        lacks(self.instance_information_list(), "InstanceId", |i| {
+            i.instance_id()
+        })
+    }
+}
+
+impl Page for DescribeInstancePatchStatesOutput {
+    fn missing(&self) -> Option<&'static str> {
+        lacks(self.instance_patch_states(), "InstanceId", |s| {
+            Some(s.instance_id())
+        })
+    }
+}
+
+impl Page for DescribeInstancePatchesOutput {
+    fn missing(&self) -> Option<&'static str> {
+        lacks(self.patches(), "KBId", |p| Some(p.kb_id()))
+    }
+}
+
+impl Page for DescribePatchBaselinesOutput {
+    fn missing(&self) -> Option<&'static str> {
+        lacks(self.baseline_identities(), "BaselineId", |b| {
+            b.baseline_id()
+        })
+    }
+}
+
+impl Page for DescribePatchGroupsOutput {
+    fn missing(&self) -> Option<&'static str> {
+        lacks(self.mappings(), "PatchGroup", |m| m.patch_group()).or_else(|| {
+            lacks(self.mappings(), "BaselineIdentity.BaselineId", |m| {
+                m.baseline_identity().and_then(|b| b.baseline_id())
+            })
+        })
+    }
+}
+
+impl Page for DescribeMaintenanceWindowsOutput {
+    fn missing(&self) -> Option<&'static str> {
+        lacks(self.window_identities(), "WindowId", |w| w.window_id())
+    }
+}
+
+impl Page for DescribeMaintenanceWindowTargetsOutput {
+    fn missing(&self) -> Option<&'static str> {
+        lacks(self.targets(), "WindowTargetId", |t| t.window_target_id())
+    }
+}
+
+impl Page for GetInventoryOutput {
+    fn missing(&self) -> Option<&'static str> {
+        lacks(self.entities(), "Id", |e| e.id())
+    }
+}
+
+impl Page for ListTagsForResourceOutput {
+    fn missing(&self) -> Option<&'static str> {
+        lacks(self.tag_list(), "Key", |t| Some(t.key()))
+    }
+}
+
+/// Whether an SSM output the SDK parsed is a malformed page (see [`Page`]): the check the
+/// client factory's retry classifier runs on every attempt's output.
+pub fn malformed(output: &SdkOutput) -> bool {
+    fn lacking<T: Page + Send + Sync + std::fmt::Debug + 'static>(o: &SdkOutput) -> Option<bool> {
+        o.downcast_ref::<T>().map(|p| p.missing().is_some())
+    }
+    lacking::<DescribeInstanceInformationOutput>(output)
+        .or_else(|| lacking::<DescribeInstancePatchStatesOutput>(output))
+        .or_else(|| lacking::<DescribeInstancePatchesOutput>(output))
+        .or_else(|| lacking::<DescribePatchBaselinesOutput>(output))
+        .or_else(|| lacking::<DescribePatchGroupsOutput>(output))
+        .or_else(|| lacking::<DescribeMaintenanceWindowsOutput>(output))
+        .or_else(|| lacking::<DescribeMaintenanceWindowTargetsOutput>(output))
+        .or_else(|| lacking::<GetInventoryOutput>(output))
+        .or_else(|| lacking::<ListTagsForResourceOutput>(output))
+        .unwrap_or(false)
+}
+
+/// `page` when it is whole; `MalformedResponse` naming `operation` when the SDK's retries
+/// ended on a page that is still malformed.
+pub fn whole<P: Page>(operation: &'static str, page: P) -> Result<P, AwsError> {
+    match page.missing() {
+        Some(member) => Err(AwsError::malformed(operation, member)),
+        None => Ok(page),
+    }
+}
 
 pub fn ts(t: &SdkTime) -> Option<Timestamp> {
     chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos())
@@ -45,8 +169,9 @@ pub fn patch_group_from_tags(tags: &BTreeMap<String, String>) -> Option<&str> {
         .filter(|v| !v.is_empty())
 }
 
-pub fn instance(target: &Target, i: &InstanceInformation) -> Option<Instance> {
-    let instance_id = i.instance_id()?.to_owned();
+/// An instance of a [`whole`] page.
+pub fn instance(target: &Target, i: &InstanceInformation) -> Instance {
+    let instance_id = i.instance_id().unwrap_or_default().to_owned();
     let platform_type = i.platform_type().map(|p| p.as_str().to_owned());
     let platform_name = s(i.platform_name());
     let platform_version = s(i.platform_version());
@@ -56,7 +181,7 @@ pub fn instance(target: &Target, i: &InstanceInformation) -> Option<Instance> {
         platform_version.as_deref().unwrap_or_default(),
     )
     .map(str::to_owned);
-    Some(Instance {
+    Instance {
         account_id: target.account_id.clone(),
         region: target.region.clone(),
         instance_id,
@@ -72,7 +197,7 @@ pub fn instance(target: &Target, i: &InstanceInformation) -> Option<Instance> {
         ip_address: s(i.ip_address()),
         patch_group: None,
         tags: BTreeMap::new(),
-    })
+    }
 }
 
 /// One `AWS:Application` inventory entry (a GetInventory content row) as a lake row.
@@ -231,18 +356,21 @@ pub fn baseline(
     }
 }
 
-pub fn patch_group(
-    target: &Target,
-    m: &PatchGroupPatchBaselineMapping,
-) -> Option<PatchGroupRegistration> {
-    let ident = m.baseline_identity()?;
-    Some(PatchGroupRegistration {
+/// A registration of a [`whole`] page.
+pub fn patch_group(target: &Target, m: &PatchGroupPatchBaselineMapping) -> PatchGroupRegistration {
+    let ident = m.baseline_identity();
+    PatchGroupRegistration {
         account_id: target.account_id.clone(),
         region: target.region.clone(),
-        patch_group: m.patch_group()?.to_owned(),
-        baseline_id: ident.baseline_id()?.to_owned(),
-        operating_system: ident.operating_system().map(|o| o.as_str().to_owned()),
-    })
+        patch_group: m.patch_group().unwrap_or_default().to_owned(),
+        baseline_id: ident
+            .and_then(|i| i.baseline_id())
+            .unwrap_or_default()
+            .to_owned(),
+        operating_system: ident
+            .and_then(|i| i.operating_system())
+            .map(|o| o.as_str().to_owned()),
+    }
 }
 
 pub fn maintenance_window(

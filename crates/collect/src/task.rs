@@ -5,10 +5,12 @@ use std::future::Future;
 use std::sync::Arc;
 
 use aws_sdk_ssm::Client;
+use aws_sdk_ssm::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ssm::types::{PatchOrchestratorFilter, ResourceTypeForTagging, ResultAttribute};
 use chrono::Utc;
 use futures::channel::{mpsc, oneshot};
 use futures::future::{FutureExt, Shared};
+use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 use patchlake_assume::{AwsError, CallStats, ClientFactory, ErrorKind, RoleAssumer, classify};
 use patchlake_config::Config;
@@ -24,6 +26,100 @@ pub const PATCH_STATE_BATCH: usize = 50;
 pub const PAGE_SIZE: i32 = 50;
 
 type Tags = BTreeMap<String, String>;
+
+/// SSM's answer to a NextToken that expired between pages.
+const INVALID_NEXT_TOKEN: &str = "InvalidNextToken";
+
+/// The pages of a paginator as a stream a [`Listing`] can start again.
+macro_rules! pages {
+    ($paginator:expr) => {
+        futures::stream::unfold($paginator.send(), |mut p| async move {
+            p.next().await.map(|page| (page, p))
+        })
+        .boxed()
+    };
+}
+
+type PageStream<P, E> = BoxStream<'static, Result<P, SdkError<E>>>;
+
+/// What a [`Listing`] yields.
+enum Next<P> {
+    /// A page whose items all carry their identifier.
+    Page(P),
+    /// The NextToken expired and the listing began again from its first page: what was read
+    /// before comes again, so the caller drops or deduplicates it.
+    Restarted,
+}
+
+/// The pages of one listing. SSM's pagination tokens expire; a listing whose token is
+/// rejected (`InvalidNextToken`) restarts from its first page once, and fails with that code
+/// only if it happens again. A page still malformed after the SDK's retries fails the
+/// listing with `MalformedResponse`.
+struct Listing<'t, P, E, F> {
+    target: &'t Target,
+    operation: &'static str,
+    start: F,
+    pages: PageStream<P, E>,
+    restarted: bool,
+}
+
+impl<'t, P, E, F> Listing<'t, P, E, F>
+where
+    P: convert::Page,
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    F: Fn() -> PageStream<P, E>,
+{
+    fn new(target: &'t Target, operation: &'static str, start: F) -> Self {
+        let pages = start();
+        Listing {
+            target,
+            operation,
+            start,
+            pages,
+            restarted: false,
+        }
+    }
+
+    async fn next(&mut self) -> Option<Result<Next<P>, AwsError>> {
+        let page = self
+            .pages
+            .next()
+            .await?
+            .map_err(|e| classify(self.operation, &e))
+            .and_then(|p| convert::whole(self.operation, p));
+        Some(match page {
+            Ok(p) => Ok(Next::Page(p)),
+            Err(e) if e.code == INVALID_NEXT_TOKEN && !self.restarted => {
+                tracing::info!(account_id = %self.target.account_id, region = %self.target.region,
+                    op = self.operation, "pagination token expired; listing again from the first page");
+                self.restarted = true;
+                self.pages = (self.start)();
+                Ok(Next::Restarted)
+            }
+            Err(e) => Err(e),
+        })
+    }
+
+    /// Every page; on a failure, the pages read since the (re)start and the error.
+    async fn all(mut self) -> (Vec<P>, Option<AwsError>) {
+        let mut pages = Vec::new();
+        while let Some(next) = self.next().await {
+            match next {
+                Ok(Next::Page(p)) => pages.push(p),
+                Ok(Next::Restarted) => pages.clear(),
+                Err(e) => return (pages, Some(e)),
+            }
+        }
+        (pages, None)
+    }
+
+    async fn try_all(self) -> Result<Vec<P>, AwsError> {
+        match self.all().await {
+            (pages, None) => Ok(pages),
+            (_, Some(e)) => Err(e),
+        }
+    }
+}
 
 /// Errors met during a target that did not stop it; the first one is reported in coverage.
 #[derive(Default)]
@@ -71,7 +167,13 @@ pub(crate) async fn collect_target(
         match assumer.credentials_for(&target.account_id).await {
             Err(e) => Err((e.code().to_owned(), e.to_string())),
             Ok(identity) => {
-                let ssm = factory.ssm(&target.account_id, &target.region, identity.clone(), &stats);
+                let ssm = factory.ssm_checked(
+                    &target.account_id,
+                    &target.region,
+                    identity.clone(),
+                    &stats,
+                    convert::malformed,
+                );
                 let mut problems = Problems::default();
                 match collect_with(&ssm, config, target, prior, &mut out, &mut problems).await {
                     Err(e)
@@ -304,16 +406,18 @@ async fn instance_chain(
         let mut fatal = None;
         let mut pending = Vec::new();
         let mut opened = Some(opened);
-        let mut pages = ssm
-            .describe_instance_information()
-            .max_results(PAGE_SIZE)
-            .into_paginator()
-            .send();
+        // Ids already listed: a listing that restarts sends each instance on once.
+        let mut seen = HashSet::new();
+        let req = ssm.describe_instance_information().max_results(PAGE_SIZE);
+        let mut pages = Listing::new(target, "ssm:DescribeInstanceInformation", || {
+            pages!(req.clone().into_paginator())
+        });
         while let Some(page) = pages.next().await {
             let page = match page {
-                Ok(p) => p,
+                Ok(Next::Page(p)) => p,
+                Ok(Next::Restarted) => continue,
                 Err(e) => {
-                    fatal = Some(classify("ssm:DescribeInstanceInformation", &e));
+                    fatal = Some(e);
                     break;
                 }
             };
@@ -321,7 +425,8 @@ async fn instance_chain(
                 let _ = o.send(());
             }
             for info in page.instance_information_list() {
-                if let Some(i) = convert::instance(target, info) {
+                let i = convert::instance(target, info);
+                if seen.insert(i.instance_id.clone()) {
                     pending.push(i.instance_id.clone());
                     instances.push(i);
                 }
@@ -451,14 +556,14 @@ async fn patch_states(
     target: &Target,
     ids: Vec<String>,
 ) -> Result<Vec<PatchState>, AwsError> {
-    let pages: Vec<_> = ssm
+    let req = ssm
         .describe_instance_patch_states()
-        .set_instance_ids(Some(ids))
-        .into_paginator()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|e| classify("ssm:DescribeInstancePatchStates", &e))?;
+        .set_instance_ids(Some(ids));
+    let pages = Listing::new(target, "ssm:DescribeInstancePatchStates", || {
+        pages!(req.clone().into_paginator())
+    })
+    .try_all()
+    .await?;
     Ok(pages
         .iter()
         .flat_map(|p| p.instance_patch_states())
@@ -486,25 +591,20 @@ async fn instance_patches(
                 .build(),
         );
     }
-    let mut rows = Vec::new();
-    let mut pages = req.into_paginator().send();
-    while let Some(page) = pages.next().await {
-        match page {
-            Ok(p) => rows.extend(
-                p.patches()
-                    .iter()
-                    .map(|d| convert::instance_patch(target, &id, d)),
-            ),
-            Err(e) => {
-                let e = classify("ssm:DescribeInstancePatches", &e);
-                if e.kind == ErrorKind::NotFound {
-                    return Ok(Vec::new());
-                }
-                return Err(e);
-            }
-        }
+    match Listing::new(target, "ssm:DescribeInstancePatches", || {
+        pages!(req.clone().into_paginator())
+    })
+    .try_all()
+    .await
+    {
+        Ok(pages) => Ok(pages
+            .iter()
+            .flat_map(|p| p.patches())
+            .map(|d| convert::instance_patch(target, &id, d))
+            .collect()),
+        Err(e) if e.kind == ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(e),
     }
-    Ok(rows)
 }
 
 /// Patch groups (beyond the patch states') and tags of the instances.
@@ -543,8 +643,9 @@ async fn collect_tags(
     let inventory_calls = instances.len().div_ceil(PAGE_SIZE as usize);
     if inventory_calls < untagged.len() {
         let mut entities = Vec::new();
-        let listed = inventory(ssm, "AWS:Tag", |id, content| {
-            entities.push((id.to_owned(), content.to_vec()));
+        let listed = inventory(ssm, target, "AWS:Tag", |item| match item {
+            Inventory::Entity(id, content) => entities.push((id.to_owned(), content.to_vec())),
+            Inventory::Restarted => entities.clear(),
         })
         .await;
         match listed.map(|()| entities) {
@@ -577,13 +678,14 @@ async fn collect_tags(
                 .resource_id(&id)
                 .send()
                 .await
+                .map_err(|e| classify("ssm:ListTagsForResource", &e))
+                .and_then(|o| convert::whole("ssm:ListTagsForResource", o))
                 .map(|o| {
                     o.tag_list()
                         .iter()
                         .map(|t| (t.key().to_owned(), t.value().to_owned()))
                         .collect()
-                })
-                .map_err(|e| classify("ssm:ListTagsForResource", &e));
+                });
             (id, r)
         })
         .buffer_unordered(conc)
@@ -612,23 +714,18 @@ async fn collect_patch_groups(
     Vec<patchlake_model::PatchGroupRegistration>,
     Option<AwsError>,
 ) {
-    let mut groups = Vec::new();
-    let mut pages = ssm
-        .describe_patch_groups()
-        .max_results(100)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        match page {
-            Ok(p) => groups.extend(
-                p.mappings()
-                    .iter()
-                    .filter_map(|m| convert::patch_group(target, m)),
-            ),
-            Err(e) => return (groups, Some(classify("ssm:DescribePatchGroups", &e))),
-        }
-    }
-    (groups, None)
+    let req = ssm.describe_patch_groups().max_results(100);
+    let (pages, error) = Listing::new(target, "ssm:DescribePatchGroups", || {
+        pages!(req.clone().into_paginator())
+    })
+    .all()
+    .await;
+    let groups = pages
+        .iter()
+        .flat_map(|p| p.mappings())
+        .map(|m| convert::patch_group(target, m))
+        .collect();
+    (groups, error)
 }
 
 /// Installed applications: GetInventory returns 50 instances with all their entries per
@@ -648,18 +745,24 @@ async fn collect_applications(
     }
     // Converted page by page and spilled as they grow: tens of applications per instance.
     let (mut values, mut spilled) = (Vec::new(), Vec::new());
-    let listed = inventory(ssm, "AWS:Application", |id, content| {
-        values.extend(
-            content
-                .iter()
-                .filter_map(|e| convert::inventory_application(target, id, e)),
-        );
-        if let Err(e) =
-            patchlake_model::batch::spill_applications_if_full(&mut values, &mut spilled)
-        {
-            // The rows stay as values: more memory, nothing lost.
-            tracing::warn!(account_id = %target.account_id, region = %target.region,
-                "could not spill inventory applications: {e}");
+    let listed = inventory(ssm, target, "AWS:Application", |item| match item {
+        Inventory::Entity(id, content) => {
+            values.extend(
+                content
+                    .iter()
+                    .filter_map(|e| convert::inventory_application(target, id, e)),
+            );
+            if let Err(e) =
+                patchlake_model::batch::spill_applications_if_full(&mut values, &mut spilled)
+            {
+                // The rows stay as values: more memory, nothing lost.
+                tracing::warn!(account_id = %target.account_id, region = %target.region,
+                    "could not spill inventory applications: {e}");
+            }
+        }
+        Inventory::Restarted => {
+            values.clear();
+            spilled.clear();
         }
     })
     .await;
@@ -672,14 +775,24 @@ type Applications = (
     Vec<patchlake_model::SpilledChunk>,
 );
 
+/// What [`inventory`] hands its caller, page by page.
+enum Inventory<'a> {
+    /// An entity's id and its content of the inventory type.
+    Entity(&'a str, &'a [std::collections::HashMap<String, String>]),
+    /// The pagination token expired and the listing began again: what came before comes
+    /// again, so the caller drops it.
+    Restarted,
+}
+
 /// Every entity's content of one inventory type, through GetInventory at 50 entities a page,
-/// handed to `each` page by page (entity id, content).
+/// handed to `each` page by page as it arrives (nothing is held here).
 async fn inventory(
     ssm: &Client,
+    target: &Target,
     type_name: &str,
-    mut each: impl FnMut(&str, &[std::collections::HashMap<String, String>]),
+    mut each: impl FnMut(Inventory<'_>),
 ) -> Result<(), AwsError> {
-    let mut pages = ssm
+    let req = ssm
         .get_inventory()
         .result_attributes(
             ResultAttribute::builder()
@@ -687,19 +800,24 @@ async fn inventory(
                 .build()
                 .expect("type_name is set"),
         )
-        .max_results(PAGE_SIZE)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| classify("ssm:GetInventory", &e))?;
-        for entity in page.entities() {
-            let Some(id) = entity.id() else { continue };
-            let content = entity
-                .data()
-                .and_then(|d| d.get(type_name))
-                .map(|item| item.content())
-                .unwrap_or_default();
-            each(id, content);
+        .max_results(PAGE_SIZE);
+    let mut listing = Listing::new(target, "ssm:GetInventory", || {
+        pages!(req.clone().into_paginator())
+    });
+    while let Some(next) = listing.next().await {
+        match next? {
+            Next::Page(page) => {
+                for entity in page.entities() {
+                    let id = entity.id().unwrap_or_default();
+                    let content = entity
+                        .data()
+                        .and_then(|d| d.get(type_name))
+                        .map(|item| item.content())
+                        .unwrap_or_default();
+                    each(Inventory::Entity(id, content));
+                }
+            }
+            Next::Restarted => each(Inventory::Restarted),
         }
     }
     Ok(())
@@ -758,16 +876,16 @@ async fn collect_baselines(
 ) -> Option<(Vec<patchlake_model::Baseline>, Vec<AwsError>)> {
     opened.await.ok()?;
     let documents = async {
-        let mut identities = Vec::new();
-        let mut pages = ssm
-            .describe_patch_baselines()
-            .max_results(100)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| classify("ssm:DescribePatchBaselines", &e))?;
-            identities.extend(page.baseline_identities().iter().cloned());
-        }
+        let req = ssm.describe_patch_baselines().max_results(100);
+        let identities: Vec<_> = Listing::new(target, "ssm:DescribePatchBaselines", || {
+            pages!(req.clone().into_paginator())
+        })
+        .try_all()
+        .await?
+        .iter()
+        .flat_map(|p| p.baseline_identities())
+        .cloned()
+        .collect();
         let docs: Vec<_> = futures::stream::iter(identities)
             .map(|ident| async move {
                 let id = ident.baseline_id().unwrap_or_default().to_owned();
@@ -835,29 +953,30 @@ async fn collect_windows(
     target: &Target,
     conc: usize,
 ) -> Result<Vec<patchlake_model::MaintenanceWindow>, AwsError> {
-    let mut windows = Vec::new();
-    let mut pages = ssm
-        .describe_maintenance_windows()
-        .max_results(PAGE_SIZE)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| classify("ssm:DescribeMaintenanceWindows", &e))?;
-        windows.extend(page.window_identities().iter().cloned());
-    }
+    let req = ssm.describe_maintenance_windows().max_results(PAGE_SIZE);
+    let windows: Vec<_> = Listing::new(target, "ssm:DescribeMaintenanceWindows", || {
+        pages!(req.clone().into_paginator())
+    })
+    .try_all()
+    .await?
+    .iter()
+    .flat_map(|p| p.window_identities())
+    .cloned()
+    .collect();
     futures::stream::iter(windows)
         .map(|w| async move {
             let id = w.window_id().unwrap_or_default().to_owned();
             let mut groups = BTreeSet::new();
-            let mut pages = ssm
+            let req = ssm
                 .describe_maintenance_window_targets()
                 .window_id(&id)
-                .max_results(PAGE_SIZE)
-                .into_paginator()
-                .send();
-            while let Some(page) = pages.next().await {
-                let page =
-                    page.map_err(|e| classify("ssm:DescribeMaintenanceWindowTargets", &e))?;
+                .max_results(PAGE_SIZE);
+            let pages = Listing::new(target, "ssm:DescribeMaintenanceWindowTargets", || {
+                pages!(req.clone().into_paginator())
+            })
+            .try_all()
+            .await?;
+            for page in &pages {
                 for t in page.targets() {
                     for sel in t.targets() {
                         let key = sel.key().unwrap_or_default();
