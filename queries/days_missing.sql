@@ -6,12 +6,17 @@
 -- later run in which the instance reported a patch state without the patch missing; only the
 -- first exposure per instance counts (a patch missing again later is not a new one).
 --
--- The patch history is read once. Number an instance's reporting runs 1, 2, ... (`cum`
--- counts them up to each run). An exposure that starts after the instance's `s`-th reporting
--- run is fixed at reporting run s + L + 1, where L is how many of the reporting runs s + 1,
--- s + 2, ... in a row still had the patch missing: the missing rows in reporting runs, taken
--- in order (`rk` = 1, 2, ...), are that unbroken run exactly while cum - rk = s, so L is
--- the largest such rk.
+-- One window pass over the patch history. Number an instance's reporting runs 1, 2, ...
+-- (`cum` counts them up to each run). An exposure that starts after the instance's `s`-th
+-- reporting run is fixed at reporting run s + L + 1, where L is how many of the reporting
+-- runs s + 1, s + 2, ... in a row still had the patch missing: the missing rows in reporting
+-- runs, taken in order (`rk` = 1, 2, ...), are that unbroken run exactly while
+-- cum - rk = s, so L is the largest such rk.
+-- The window sees only the key, the run and the counters: classification and severity
+-- come per title from a second, narrow read of the history (`kinds`), and `reporting`
+-- (small) is the build side of the join that the history streams through. Carrying every
+-- string through that join's build side and the window's sort peaked at 3 GiB at the
+-- medium bench.
 -- Days are rounded to tenths half away from zero from whole quotients, FLOOR((x + h) / 2h),
 -- so every engine rounds the same number the same way (ROUND of a double does not: 2.05 is
 -- 2.0499.. in binary).
@@ -45,18 +50,18 @@ reporting AS (
 ),
 missing AS (
     SELECT
-        p.account_id, p.region, p.instance_id, p.title, p.classification, p.severity,
+        p.account_id, p.region, p.instance_id, p.title,
         r.run_started_at, r.runs_back,
         COALESCE(g.rep, 0) AS rep,
         COALESCE(g.cum, 0) AS cum
-    FROM history_instance_patches p
-    JOIN runs r
-        ON r.run_id = p.run_id
-    LEFT JOIN reporting g
+    FROM reporting g
+    RIGHT JOIN history_instance_patches p
         ON g.account_id = p.account_id
        AND g.region = p.region
        AND g.instance_id = p.instance_id
        AND g.run_id = p.run_id
+    JOIN runs r
+        ON r.run_id = p.run_id
     WHERE p.state IN ('Missing', 'MISSING', 'Failed', 'FAILED')
 ),
 ranked AS (
@@ -77,7 +82,6 @@ ranked AS (
 ),
 exposure AS (
     SELECT account_id, region, instance_id, title,
-           MAX(classification) AS classification, MAX(severity) AS severity,
            MIN(run_started_at) AS first_missing_at, MAX(run_started_at) AS last_missing_at,
            MAX(CASE WHEN runs_back = 0 THEN 1 ELSE 0 END) AS now_missing,
            MIN(s) + COALESCE(MAX(rk) FILTER (WHERE rep = 1 AND cum - rk = s), 0) + 1
@@ -86,7 +90,7 @@ exposure AS (
     GROUP BY account_id, region, instance_id, title
 ),
 fixed AS (
-    SELECT e.title, e.classification, e.severity, e.first_missing_at, e.last_missing_at,
+    SELECT e.title, e.first_missing_at, e.last_missing_at,
            e.now_missing, g.run_started_at AS fixed_at,
            date_part('epoch', g.run_started_at) - date_part('epoch', e.first_missing_at) AS ttr
     FROM exposure e
@@ -100,8 +104,6 @@ fixed AS (
 per_patch AS (
     SELECT
         f.title,
-        MAX(f.classification) AS classification,
-        MAX(f.severity) AS severity,
         COUNT(*) AS instances_affected,
         SUM(f.now_missing) AS still_missing,
         COUNT(f.fixed_at) AS remediated,
@@ -114,11 +116,21 @@ per_patch AS (
         SUM(f.ttr) AS ttr_seconds
     FROM fixed f
     GROUP BY f.title
+),
+kinds AS (
+    -- The same as MAX over the exposures of each title, without carrying the columns through
+    -- the window.
+    SELECT p.title, MAX(p.classification) AS classification, MAX(p.severity) AS severity
+    FROM history_instance_patches p
+    JOIN runs r
+        ON r.run_id = p.run_id
+    WHERE p.state IN ('Missing', 'MISSING', 'Failed', 'FAILED')
+    GROUP BY p.title
 )
 SELECT
-    title,
-    classification,
-    severity,
+    pp.title,
+    k.classification,
+    k.severity,
     instances_affected,
     still_missing,
     remediated,
@@ -126,5 +138,7 @@ SELECT
     last_missing_at,
     FLOOR((missing_seconds + 4320) / 8640) / 10 AS days_missing,
     FLOOR((ttr_seconds + 4320 * remediated) / (8640 * NULLIF(remediated, 0))) / 10 AS mttr_days
-FROM per_patch
-ORDER BY still_missing DESC, days_missing DESC, title
+FROM per_patch pp
+JOIN kinds k
+    ON k.title = pp.title
+ORDER BY still_missing DESC, days_missing DESC, pp.title
