@@ -433,7 +433,7 @@ mod tests {
 
         fn try_take(&mut self) -> bool {
             self.calls += 1;
-            if self.every.is_some_and(|n| self.calls % n == 0) {
+            if self.every.is_some_and(|n| self.calls.is_multiple_of(n)) {
                 return false;
             }
             let now = Instant::now();
