@@ -9,7 +9,7 @@
 //! `PATCHLAKE_CRASH_ITERATIONS=N` (default 8 per backend) runs more.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Instant;
 
 use patchlake::demo::simulator_credentials;
@@ -54,19 +54,7 @@ fn spec() -> FleetSpec {
 
 fn patchlake(sets: &[String], dir: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_patchlake"));
-    c.current_dir(dir)
-        .env_remove("PATCHLAKE_CONFIG")
-        .env("PATCHLAKE_LOG", "error")
-        .env("AWS_ACCESS_KEY_ID", "AKIAPATCHLAKECRASH00")
-        .env("AWS_SECRET_ACCESS_KEY", "crash-test-secret")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", dir.join("no-aws-config"))
-        .env(
-            "AWS_SHARED_CREDENTIALS_FILE",
-            dir.join("no-aws-credentials"),
-        )
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
+    harness::isolated(&mut c, dir);
     for s in sets {
         c.arg("--set").arg(s);
     }

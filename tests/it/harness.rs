@@ -70,3 +70,23 @@ pub fn run_cli(dir: &Path, args: &[&str]) -> (i32, String, String) {
     );
     (out.status.code().unwrap_or(-1), stdout, stderr)
 }
+
+/// `command` isolated from the machine's AWS and patchlake set-up: no `PATCHLAKE_CONFIG`, no
+/// shared config or credentials files, no instance metadata, static fake keys (the simulator
+/// accepts any), errors-only logs, stdout discarded and stderr piped.
+pub fn isolated<'c>(command: &'c mut Command, dir: &Path) -> &'c mut Command {
+    command
+        .current_dir(dir)
+        .env_remove("PATCHLAKE_CONFIG")
+        .env("PATCHLAKE_LOG", "error")
+        .env("AWS_ACCESS_KEY_ID", "AKIAPATCHLAKETEST000")
+        .env("AWS_SECRET_ACCESS_KEY", "patchlake-test-secret")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", dir.join("no-aws-config"))
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            dir.join("no-aws-credentials"),
+        )
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+}

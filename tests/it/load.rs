@@ -13,7 +13,7 @@
 //! has no prior run to load and is reported apart).
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
@@ -74,19 +74,7 @@ fn patchlake(sim: &SimHandle, lake: &Path, dir: &Path) -> Command {
     } else {
         Command::new(env!("CARGO_BIN_EXE_patchlake"))
     };
-    c.current_dir(dir)
-        .env_remove("PATCHLAKE_CONFIG")
-        .env("PATCHLAKE_LOG", "error")
-        .env("AWS_ACCESS_KEY_ID", "AKIAPATCHLAKELOAD000")
-        .env("AWS_SECRET_ACCESS_KEY", "load-test-secret")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", dir.join("no-aws-config"))
-        .env(
-            "AWS_SHARED_CREDENTIALS_FILE",
-            dir.join("no-aws-credentials"),
-        )
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
+    harness::isolated(&mut c, dir);
     for s in sets {
         c.arg("--set").arg(s);
     }

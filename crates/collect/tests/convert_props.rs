@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 
+use aws_sdk_ssm::operation::describe_patch_groups::DescribePatchGroupsOutput;
 use aws_sdk_ssm::operation::get_patch_baseline::GetPatchBaselineOutput;
 use aws_sdk_ssm::types::{
     InstanceInformation, InstancePatchState, MaintenanceWindowIdentity, OperatingSystem,
@@ -21,6 +22,7 @@ use aws_sdk_ssm::types::{
 use aws_smithy_types::DateTime as SdkTime;
 use patchlake_collect::Target;
 use patchlake_collect::convert;
+use patchlake_collect::convert::Page;
 use proptest::prelude::*;
 
 fn cases() -> u32 {
@@ -335,8 +337,14 @@ proptest! {
                     .build()
             }))
             .build();
-        if let Some(r) = convert::patch_group(&target(), &m).record() {
-            prop_assert!(has_ident);
+        // A mapping without its patch group or baseline id makes its page malformed (retried,
+        // then MalformedResponse): it is never converted into a blank registration.
+        let page = DescribePatchGroupsOutput::builder().mappings(m.clone()).build();
+        let blank = |v: &Option<String>| v.as_deref().is_none_or(str::is_empty);
+        let whole = !blank(&group) && has_ident && !blank(&baseline);
+        prop_assert_eq!(page.missing().is_none(), whole);
+        if whole {
+            let r = convert::patch_group(&target(), &m).record().expect("a whole mapping is kept");
             prop_assert_eq!(Some(r.patch_group), group);
             prop_assert_eq!(Some(r.baseline_id), baseline);
         }
