@@ -20,6 +20,11 @@ use crate::pacer::{PacedCredentials, PacedHttpClient, Pacer};
 use crate::retry::{MalformedOrExpired, OutputCheck};
 use crate::stats::{CallStats, StatsInterceptor};
 
+/// The longest backoff between two SSM attempts. The account-region's pacer owns the rate, so
+/// backoff only spreads retries: exponential from the base with full jitter up to this, not
+/// the 20 s that would idle a worker through most of a throttling storm.
+pub const SSM_MAX_BACKOFF: Duration = Duration::from_secs(3);
+
 /// One pacer per (account, region), created on first use.
 type PacersByTarget = HashMap<(String, String), Arc<Pacer>>;
 
@@ -183,7 +188,7 @@ impl ClientFactory {
                 RetryConfig::standard()
                     .with_max_attempts(retry.max_attempts())
                     .with_initial_backoff(retry.initial_backoff())
-                    .with_max_backoff(retry.max_backoff()),
+                    .with_max_backoff(retry.max_backoff().min(SSM_MAX_BACKOFF)),
             )
             .retry_partition(partition)
             .retry_classifier(MalformedOrExpired { check })
