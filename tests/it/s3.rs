@@ -7,9 +7,10 @@ use std::sync::Arc;
 
 use arrow::array::RecordBatch;
 use patchlake::demo::simulator_credentials;
-use patchlake::pipeline::{collect_run, explain, open_lake_with};
+use patchlake::pipeline::{collect_run, collect_run_as, explain, open_lake_with};
 use patchlake_assume::ClientFactory;
 use patchlake_config::Config;
+use patchlake_model::RunId;
 use patchlake_query::{AsOf, LakeQuery, ReportParams};
 
 use crate::harness;
@@ -75,12 +76,23 @@ async fn a_run_collected_into_s3_reads_back_equal_to_a_local_lake() {
         .await
         .expect("creating the test bucket");
 
-    let on_s3 = collect_run(Arc::new(s3.clone()), Some(simulator_credentials()))
-        .await
-        .unwrap();
-    let on_disk = collect_run(Arc::new(local.clone()), Some(simulator_credentials()))
-        .await
-        .unwrap();
+    // One run id (and so one run start) for both lakes: staleness is judged against the run's
+    // start, and on a loaded machine the two collections can be minutes apart.
+    let run_id = RunId::new(chrono::Utc::now(), 0x53_0001);
+    let on_s3 = collect_run_as(
+        Arc::new(s3.clone()),
+        Some(simulator_credentials()),
+        run_id.clone(),
+    )
+    .await
+    .unwrap();
+    let on_disk = collect_run_as(
+        Arc::new(local.clone()),
+        Some(simulator_credentials()),
+        run_id,
+    )
+    .await
+    .unwrap();
     assert!(on_s3.is_complete(), "{:?}", on_s3.coverage);
     assert_eq!(on_s3.run.row_counts, on_disk.run.row_counts);
     assert!(on_s3.run.row_counts["instance_patches"] > 0);
