@@ -126,20 +126,22 @@ async fn check_lake(
     runs.len()
 }
 
+/// Runs `patchlake collect` undisturbed; it must succeed.
+fn collect_to_completion(sets: &[String], dir: &Path, what: &str) {
+    let out = patchlake(sets, dir).arg("collect").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{what}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 async fn crash_and_rerun(config: Config, sim: &SimHandle, seed: u64) {
     let dir = tempfile::tempdir().unwrap();
     let sets = flags(sim, &config);
     // One undisturbed run measures how long a run takes, to spread kill points over it.
     let started = Instant::now();
-    let out = patchlake(&sets, dir.path())
-        .arg("collect")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "calibration run: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    collect_to_completion(&sets, dir.path(), "calibration run");
     let length = started.elapsed();
     let mut points = Points(seed);
     let (mut killed, mut finished) = (0, 0);
@@ -174,15 +176,7 @@ async fn crash_and_rerun(config: Config, sim: &SimHandle, seed: u64) {
         committed = now;
     }
     // Recovery: a rerun completes and commits the fleet exactly.
-    let out = patchlake(&sets, dir.path())
-        .arg("collect")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "rerun: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    collect_to_completion(&sets, dir.path(), "rerun");
     let total = check_lake(&config, sim, &sets, dir.path(), "after the rerun").await;
     assert!(total > committed);
     eprintln!(
