@@ -45,24 +45,8 @@ fn budget_mib(targets: usize) -> f64 {
 }
 
 fn patchlake(sim: &SimHandle, lake: &Path, dir: &Path) -> Command {
-    let spec = sim.fleet().spec();
-    let ids: Vec<String> = sim
-        .fleet()
-        .accounts()
-        .iter()
-        .map(|a| a.id.clone())
-        .collect();
-    let mut sets = vec![
-        format!("lake.root={}", lake.display()),
-        format!("accounts.ids={}", ids.join(",")),
-        format!("regions.names={}", spec.regions.join(",")),
-        format!("roles.role_name={}", spec.role_name),
-        format!("aws.endpoint_url={}", sim.endpoint()),
-        "collect.concurrency=64".to_owned(),
-    ];
-    if let Some(x) = &spec.external_id {
-        sets.push(format!("roles.external_id={x}"));
-    }
+    let mut sets = patchlake::demo::simulator_settings(sim, lake);
+    sets.push("collect.concurrency=64".to_owned());
     // GNU time reports the child's peak RSS from wait4(2), exactly; without it, VmHWM is
     // sampled from /proc while the process runs.
     let mut c = if Path::new("/usr/bin/time").exists() {

@@ -31,6 +31,17 @@ pub async fn start_simulator(spec: &FleetSpec, options: SimOptions) -> Result<Si
 
 /// A configuration that collects the simulator's whole fleet into `lake_root`.
 pub fn config_for_simulator(sim: &SimHandle, lake_root: &Path) -> Result<Config> {
+    let mut loader = ConfigLoader::new();
+    for setting in simulator_settings(sim, lake_root) {
+        loader = loader.set_arg(&setting)?;
+    }
+    Ok(loader.load()?)
+}
+
+/// The `key=value` settings (as `--set` takes them) that point a collection at the
+/// simulator's whole fleet and write into `lake_root`: accounts, regions, role, ExternalId
+/// and endpoint. [`config_for_simulator`] and tests driving the binary share them.
+pub fn simulator_settings(sim: &SimHandle, lake_root: &Path) -> Vec<String> {
     let spec = sim.fleet().spec();
     let ids: Vec<String> = sim
         .fleet()
@@ -38,16 +49,17 @@ pub fn config_for_simulator(sim: &SimHandle, lake_root: &Path) -> Result<Config>
         .iter()
         .map(|a| a.id.clone())
         .collect();
-    let mut loader = ConfigLoader::new()
-        .set_arg(&format!("lake.root={}", lake_root.display()))?
-        .set_arg(&format!("accounts.ids={}", ids.join(",")))?
-        .set_arg(&format!("regions.names={}", spec.regions.join(",")))?
-        .set_arg(&format!("roles.role_name={}", spec.role_name))?
-        .set_arg(&format!("aws.endpoint_url={}", sim.endpoint()))?;
+    let mut settings = vec![
+        format!("lake.root={}", lake_root.display()),
+        format!("accounts.ids={}", ids.join(",")),
+        format!("regions.names={}", spec.regions.join(",")),
+        format!("roles.role_name={}", spec.role_name),
+        format!("aws.endpoint_url={}", sim.endpoint()),
+    ];
     if let Some(x) = &spec.external_id {
-        loader = loader.set_arg(&format!("roles.external_id={x}"))?;
+        settings.push(format!("roles.external_id={x}"));
     }
-    Ok(loader.load()?)
+    settings
 }
 
 /// Options of `patchlake demo`.

@@ -43,26 +43,9 @@ pub async fn sim(spec: &FleetSpec) -> SimHandle {
 
 /// A configuration collecting the simulator's whole fleet into `lake`, with `sets` applied.
 pub fn config(sim: &SimHandle, lake: &Path, sets: &[&str]) -> Config {
-    let spec = sim.fleet().spec();
-    let ids: Vec<String> = sim
-        .fleet()
-        .accounts()
-        .iter()
-        .map(|a| a.id.clone())
-        .collect();
-    let mut loader = ConfigLoader::new()
-        .set_arg(&format!("lake.root={}", lake.display()))
-        .unwrap()
-        .set_arg(&format!("accounts.ids={}", ids.join(",")))
-        .unwrap()
-        .set_arg(&format!("regions.names={}", spec.regions.join(",")))
-        .unwrap()
-        .set_arg(&format!("roles.role_name={}", spec.role_name))
-        .unwrap()
-        .set_arg(&format!("aws.endpoint_url={}", sim.endpoint()))
-        .unwrap();
-    if let Some(x) = &spec.external_id {
-        loader = loader.set_arg(&format!("roles.external_id={x}")).unwrap();
+    let mut loader = ConfigLoader::new();
+    for s in patchlake::demo::simulator_settings(sim, lake) {
+        loader = loader.set_arg(&s).unwrap();
     }
     for s in sets {
         loader = loader.set_arg(s).unwrap();
