@@ -266,8 +266,9 @@ async fn spilled_patch_rows_stage_like_values(backend: Backend) {
         spilled.instance_patches.extend_from_slice(chunk);
         spilled.spill_patches().unwrap();
     }
-    assert_eq!(spilled.spilled_patches.len(), 2);
-    assert_eq!(spilled.instance_patches.len(), 10_000);
+    assert!(spilled.spilled_patches.len() >= 2);
+    assert!(spilled.instance_patches.len() < patchlake_model::PATCH_SPILL_ROWS);
+    assert_eq!(spilled.instance_patch_count(), 130_000);
 
     let mut keys = Vec::new();
     for (hour, task) in [(4, &values), (5, &spilled)] {
