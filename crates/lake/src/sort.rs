@@ -108,8 +108,8 @@ pub(crate) fn sort_stream(
 ) -> Result<()> {
     let keys = Keys::new(table, &table.schema(), shown)?;
     let mut first: Option<RecordBatch> = None;
-    let mut spill: Option<(tempfile::NamedTempFile, ArrowWriter<File>)> = None;
-    let mut runs = 0;
+    // The scratch file, its name for errors and its writer, once there is a second run.
+    let mut spill: Option<(tempfile::NamedTempFile, String, ArrowWriter<File>)> = None;
     for batch in batches {
         let batch = batch?;
         if batch.num_rows() == 0 {
@@ -117,45 +117,42 @@ pub(crate) fn sort_stream(
         }
         let sorted = keys.sort(&batch, shown)?;
         drop(batch);
-        if runs == 0 {
+        if first.is_none() && spill.is_none() {
             first = Some(sorted);
-            runs = 1;
             continue;
         }
-        let writer = match &mut spill {
-            Some((_, w)) => w,
+        let (at, writer) = match &mut spill {
+            Some((_, at, w)) => (&*at, w),
             None => {
                 let file = tempfile::Builder::new()
                     .prefix(&format!("{table}-runs-"))
                     .suffix(".parquet")
                     .tempfile_in(scratch)
                     .map_err(Error::io(scratch.display().to_string()))?;
-                let handle = file
-                    .reopen()
-                    .map_err(Error::io(file.path().display().to_string()))?;
+                let at = file.path().display().to_string();
+                let handle = file.reopen().map_err(Error::io(&at))?;
                 let writer =
                     ArrowWriter::try_new(handle, sorted.schema(), Some(spill_properties()))
-                        .map_err(Error::parquet(file.path().display().to_string()))?;
-                let (_, writer) = spill.insert((file, writer));
-                let first = first.as_ref().expect("the first run is held");
-                writer.write(first).map_err(Error::parquet(shown))?;
-                writer.flush().map_err(Error::parquet(shown))?;
-                writer
+                        .map_err(Error::parquet(&at))?;
+                let (_, at, writer) = spill.insert((file, at, writer));
+                let first = first.take().expect("the first run is held until spilled");
+                writer.write(&first).map_err(Error::parquet(&*at))?;
+                writer.flush().map_err(Error::parquet(&*at))?;
+                (&*at, writer)
             }
         };
-        writer.write(&sorted).map_err(Error::parquet(shown))?;
-        writer.flush().map_err(Error::parquet(shown))?;
-        runs += 1;
+        // One row group per run.
+        writer.write(&sorted).map_err(Error::parquet(at))?;
+        writer.flush().map_err(Error::parquet(at))?;
     }
-    let Some((file, writer)) = spill else {
+    let Some((file, at, writer)) = spill else {
         // One run (or none): already sorted, nothing to merge.
         if let Some(first) = first {
             emit(&first)?;
         }
         return Ok(());
     };
-    drop(first);
-    writer.close().map_err(Error::parquet(shown))?;
+    writer.close().map_err(Error::parquet(at))?;
     merge_runs(&keys, file.path(), shown, &mut emit)
 }
 
