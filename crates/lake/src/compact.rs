@@ -175,8 +175,8 @@ impl Lake {
                 let schema = table.schema();
                 let mut writer = PartWriter::new(table, &dir, target, row_group_rows);
                 for (file, shown) in local {
-                    for batch in format::read_file(file.path(), &shown, Some(&schema))? {
-                        writer.write(&batch)?;
+                    for batch in format::read_batches(file.path(), &shown, Some(&schema))? {
+                        writer.write(&batch?)?;
                     }
                 }
                 writer.finish()

@@ -4,23 +4,20 @@
 //! Each staged file holds exactly one account-region (`stage` enforces it), and every table
 //! sorts by `account_id, region` first, so the table's global order is the staged files in
 //! (account, region) order, each sorted on its own. Finalize therefore streams one task file at
-//! a time: memory is bounded by the largest task's table (twice: decoded plus sorted), not by
-//! the run.
+//! a time, and sorts it in bounded memory (`sort`: sorted runs of one read batch each, spilled
+//! and merged), so memory does not grow with the task's table nor with the run.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use arrow::array::{AsArray, RecordBatch};
-use arrow::compute::{
-    SortColumn, SortOptions, concat_batches, lexsort_to_indices, take_record_batch,
-};
+use arrow::array::AsArray;
 use chrono::{SubsecRound, Utc};
 use patchlake_model::records::Timestamp;
 use patchlake_model::{RunFile, RunId, RunRecord, TOOL_VERSION, Table};
 
 use crate::format::{PartFile, PartWriter};
 use crate::storage::LocalFile;
-use crate::{Error, Lake, Result, blocking, format, layout};
+use crate::{Error, Lake, Result, blocking, format, layout, sort};
 
 /// What the caller knows about a run that the staged data does not say.
 #[derive(Clone, Debug, PartialEq)]
@@ -71,55 +68,39 @@ fn merge_table(
     let mut writer = PartWriter::new(table, dir, target_bytes, row_group_rows);
     let mut statuses = Vec::new();
     for input in inputs {
-        let batches = format::read_file(input.file.path(), &input.shown, Some(&schema))?;
-        drop(input.file);
-        let batch = concat_batches(&schema, &batches).map_err(Error::arrow(&input.shown))?;
-        drop(batches);
-        for (column, expected) in [("account_id", &input.account), ("region", &input.region)] {
-            let values = batch
-                .column_by_name(column)
-                .expect("schema checked")
-                .as_string::<i32>();
-            if let Some(found) = values.iter().find(|v| *v != Some(expected.as_str())) {
-                return Err(Error::corrupt(
-                    &input.shown,
-                    format!("staged for {column} {expected} but holds a row of {found:?}"),
-                ));
+        let batches = format::read_batches(input.file.path(), &input.shown, Some(&schema))?;
+        // Every row is checked as it is read, before it is sorted.
+        let checked = batches.map(|batch| {
+            let batch = batch?;
+            for (column, expected) in [("account_id", &input.account), ("region", &input.region)] {
+                let values = batch
+                    .column_by_name(column)
+                    .expect("schema checked")
+                    .as_string::<i32>();
+                if let Some(found) = values.iter().find(|v| *v != Some(expected.as_str())) {
+                    return Err(Error::corrupt(
+                        &input.shown,
+                        format!("staged for {column} {expected} but holds a row of {found:?}"),
+                    ));
+                }
             }
-        }
-        if table == Table::Coverage {
-            let status = batch.column_by_name("status").expect("schema checked");
-            statuses.extend(
-                status
-                    .as_string::<i32>()
-                    .iter()
-                    .flatten()
-                    .map(str::to_owned),
-            );
-        }
-        writer.write(&sort(table, &batch, &input.shown)?)?;
+            if table == Table::Coverage {
+                let status = batch.column_by_name("status").expect("schema checked");
+                statuses.extend(
+                    status
+                        .as_string::<i32>()
+                        .iter()
+                        .flatten()
+                        .map(str::to_owned),
+                );
+            }
+            Ok(batch)
+        });
+        sort::sort_stream(table, checked, dir, &input.shown, |sorted| {
+            writer.write(sorted)
+        })?;
     }
     Ok((writer.finish()?, statuses))
-}
-
-/// `batch` sorted by the table's sort columns (ascending, nulls first).
-fn sort(table: Table, batch: &RecordBatch, shown: &str) -> Result<RecordBatch> {
-    let columns: Vec<SortColumn> = table
-        .sort_columns()
-        .iter()
-        .map(|name| SortColumn {
-            values: batch.column_by_name(name).expect("schema checked").clone(),
-            options: Some(SortOptions {
-                descending: false,
-                nulls_first: true,
-            }),
-        })
-        .collect();
-    if columns.is_empty() || batch.num_rows() < 2 {
-        return Ok(batch.clone());
-    }
-    let indices = lexsort_to_indices(&columns, None).map_err(Error::arrow(shown))?;
-    take_record_batch(batch, &indices).map_err(Error::arrow(shown))
 }
 
 /// Where finalize writes part files before moving them into place: inside the run's staging

@@ -103,14 +103,15 @@ pub(crate) fn encode(batch: &RecordBatch, props: WriterProperties, path: &str) -
     writer.into_inner().map_err(Error::parquet(path))
 }
 
-/// Encodes a stream of batches as one Parquet file in memory, one batch at a time, after
-/// `check` accepts each: (rows, bytes), or `None` bytes when there are no rows.
-pub(crate) fn encode_stream(
+/// Encodes a stream of batches as one Parquet file in a temporary file, one batch at a time,
+/// after `check` accepts each: (rows, the file and its size), or `None` when there are no rows.
+/// Neither the rows nor the encoded file are ever held whole in memory.
+pub(crate) fn encode_stream_to_file(
     batches: impl Iterator<Item = Result<RecordBatch>>,
     props: WriterProperties,
     path: &str,
     mut check: impl FnMut(&RecordBatch) -> Result<()>,
-) -> Result<(usize, Option<Vec<u8>>)> {
+) -> Result<(usize, Option<(tempfile::TempPath, u64)>)> {
     let mut writer = None;
     let mut rows = 0;
     for batch in batches {
@@ -119,20 +120,32 @@ pub(crate) fn encode_stream(
             continue;
         }
         check(&batch)?;
-        let w = match &mut writer {
+        let (_, w) = match &mut writer {
             Some(w) => w,
-            None => writer.insert(
-                ArrowWriter::try_new(Vec::new(), batch.schema(), Some(props.clone()))
-                    .map_err(Error::parquet(path))?,
-            ),
+            None => {
+                let temp = tempfile::Builder::new()
+                    .prefix("patchlake-stage-")
+                    .suffix(".parquet")
+                    .tempfile()
+                    .map_err(Error::io("temporary file"))?;
+                let (file, temp) = temp.into_parts();
+                let w = ArrowWriter::try_new(file, batch.schema(), Some(props.clone()))
+                    .map_err(Error::parquet(path))?;
+                writer.insert((temp, w))
+            }
         };
         w.write(&batch).map_err(Error::parquet(path))?;
         rows += batch.num_rows();
     }
-    let bytes = writer
-        .map(|w| w.into_inner().map_err(Error::parquet(path)))
-        .transpose()?;
-    Ok((rows, bytes))
+    let Some((temp, w)) = writer else {
+        return Ok((rows, None));
+    };
+    let file = w.into_inner().map_err(Error::parquet(path))?;
+    let bytes = file
+        .metadata()
+        .map_err(Error::io(temp.display().to_string()))?
+        .len();
+    Ok((rows, Some((temp, bytes))))
 }
 
 /// Runs a decoder over a file the lake does not control the bytes of; a panic inside the
@@ -173,8 +186,18 @@ pub(crate) fn read_file(
     shown: &str,
     expected: Option<&Schema>,
 ) -> Result<Vec<RecordBatch>> {
+    read_batches(path, shown, expected)?.collect()
+}
+
+/// [`read_file`] one batch of at most 64k rows at a time, so a file larger than memory can be
+/// read through.
+pub(crate) fn read_batches(
+    path: &Path,
+    shown: &str,
+    expected: Option<&Schema>,
+) -> Result<impl Iterator<Item = Result<RecordBatch>> + use<>> {
     let file = open(path, shown)?;
-    guarded(shown, || {
+    let reader = guarded(shown, || {
         let corrupt = |e: &dyn std::fmt::Display| Error::corrupt(shown, e.to_string());
         let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| corrupt(&e))?;
         if let Some(expected) = expected
@@ -189,14 +212,30 @@ pub(crate) fn read_file(
                 ),
             ));
         }
-        let reader = builder
+        builder
             .with_batch_size(READ_BATCH_ROWS)
             .build()
-            .map_err(|e| corrupt(&e))?;
-        reader
-            .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(|e| corrupt(&e))
-    })
+    })?;
+    let shown = shown.to_owned();
+    let mut reader = Some(reader);
+    Ok(std::iter::from_fn(move || {
+        let r = reader.as_mut()?;
+        let next = guarded(&shown, || {
+            r.next()
+                .transpose()
+                .map_err(|e| Error::corrupt(&shown, e.to_string()))
+        });
+        match next {
+            Ok(Some(batch)) => Some(Ok(batch)),
+            Ok(None) => None,
+            Err(e) => {
+                // A decoder that failed (or panicked) is not asked again.
+                reader = None;
+                Some(Err(e))
+            }
+        }
+    }))
 }
 
 fn field_names(schema: &Schema) -> Vec<&str> {

@@ -24,6 +24,7 @@ pub mod storage;
 mod compact;
 mod finalize;
 mod gc;
+mod sort;
 mod stage;
 mod verify;
 

@@ -17,6 +17,21 @@ use crate::{Error, Lake, Result, blocking, format, layout};
 /// writer buffers while a task is staged.
 const STAGING_ROW_GROUP_ROWS: usize = 64 * 1024;
 
+/// A staged table's encoded file: in memory, or in a temporary file (with its size).
+enum Encoded {
+    Bytes(Vec<u8>),
+    File(tempfile::TempPath, u64),
+}
+
+impl Encoded {
+    fn len(&self) -> usize {
+        match self {
+            Encoded::Bytes(b) => b.len(),
+            Encoded::File(_, bytes) => *bytes as usize,
+        }
+    }
+}
+
 /// One file written by [`Lake::stage`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StagedFile {
@@ -140,9 +155,14 @@ impl Lake {
                         return Ok((rows, None));
                     }
                     let props = format::writer_properties(Some(table), false, row_group_rows);
-                    Ok((rows, Some(format::encode(&batch, props, &shown)?)))
+                    Ok((
+                        rows,
+                        Some(Encoded::Bytes(format::encode(&batch, props, &shown)?)),
+                    ))
                 })
                 .collect::<Result<Vec<_>>>()?;
+            // Written to temporary files: the encoded files are tens of MiB for a large
+            // account-region, too much to hold in a Lambda function's memory.
             for ((table, batches), shown) in streamed.into_iter().zip(shown) {
                 let props = format::writer_properties(Some(table), false, row_group_rows);
                 let batches = batches.map(|b| {
@@ -151,9 +171,10 @@ impl Lake {
                         source,
                     })
                 });
-                encoded.push(format::encode_stream(batches, props, &shown, |b| {
+                let (rows, file) = format::encode_stream_to_file(batches, props, &shown, |b| {
                     check_rows(&task_key_c, &account, &region, table, b)
-                })?);
+                })?;
+                encoded.push((rows, file.map(|(path, bytes)| Encoded::File(path, bytes))));
             }
             Ok(encoded)
         })
@@ -176,7 +197,10 @@ impl Lake {
                 continue;
             }
             let bytes = data.len();
-            self.storage.put(&key, data).await?;
+            match data {
+                Encoded::Bytes(data) => self.storage.put(&key, data).await?,
+                Encoded::File(path, _) => self.storage.put_file(&key, &path).await?,
+            }
             files.push(StagedFile {
                 table,
                 key,
@@ -185,7 +209,9 @@ impl Lake {
             });
         }
         let (key, rows, data) = coverage_file.expect("a task has exactly one coverage row");
-        let bytes = data.len();
+        let (bytes, Encoded::Bytes(data)) = (data.len(), data) else {
+            unreachable!("coverage is encoded in memory");
+        };
         self.storage.put(&key, data).await?;
         files.push(StagedFile {
             table: Table::Coverage,

@@ -121,8 +121,9 @@ pub fn instance_patches_batch(rows: &[InstancePatch]) -> Result<RecordBatch> {
 
 /// Once a [`TaskOutput`] holds this many `instance_patches` (or `inventory_applications`)
 /// rows as values, [`TaskOutput::spill_patches`] ([`TaskOutput::spill_applications`]) encodes
-/// them.
-pub const PATCH_SPILL_ROWS: usize = 50_000;
+/// them. Small enough that the values, their Arrow batch and its encoding stay a few MiB
+/// (about 600 bytes a row as values), large enough to compress well.
+pub const PATCH_SPILL_ROWS: usize = 16 * 1024;
 
 /// Rows of one of the two tables that grow with an account-region's size (`instance_patches`,
 /// `inventory_applications`), spilled while collecting: one zstd-compressed Parquet file in
@@ -159,9 +160,12 @@ impl SpilledChunk {
             writer.write(batch).map_err(spill_err(table))?;
             rows += batch.num_rows();
         }
+        let mut parquet = writer.into_inner().map_err(spill_err(table))?;
+        // The buffer grew by doubling; a chunk is kept for the whole task, its slack with it.
+        parquet.shrink_to_fit();
         Ok(SpilledChunk {
             rows,
-            parquet: writer.into_inner().map_err(spill_err(table))?.into(),
+            parquet: parquet.into(),
         })
     }
 
