@@ -585,14 +585,29 @@ async fn expired_pagination_tokens_never_shorten_a_result_silently() {
     case.sim.bad_token_probability = 0.05;
     // A listing whose token expired restarts from its first page once; at 5 % of
     // continuation calls some listings meet a second rejection, and the account-region is
-    // reported partial or failed with InvalidNextToken, naming the call. (A one-shot fault,
-    // restart and completion, is not yet asserted here.)
+    // reported partial or failed with InvalidNextToken, naming the call. (A one-shot expiry
+    // completes: `a_single_expired_pagination_token_restarts_its_listing_and_completes`.)
     case.must_complete = false;
     case.allowed_codes = &["InvalidNextToken"];
     let o = run_case(case).await;
     assert!(
         o.as_ref().is_none_or(|o| o.partial + o.failed > 0),
         "the fault never bit: {o:?}"
+    );
+}
+
+/// One NextToken rejected in the whole run (the first continuation call): its listing restarts
+/// from the first page and every account-region completes, each row exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_single_expired_pagination_token_restarts_its_listing_and_completes() {
+    let mut case = Case::new("one expired NextToken");
+    case.sim.seed = Some(109);
+    case.sim.bad_token_probability = 1.0;
+    case.sim.bad_token_limit = Some(1);
+    let o = run_case(case).await;
+    assert!(
+        o.as_ref().is_none_or(|o| o.sim_errors == 1),
+        "exactly one token was to be rejected: {o:?}"
     );
 }
 

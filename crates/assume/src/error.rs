@@ -45,16 +45,15 @@ impl AwsError {
     /// The code of a page that was still malformed when the attempts ran out.
     pub const MALFORMED: &'static str = "MalformedResponse";
 
-    /// A page of `operation` whose items still lacked `member` (an identifier the SDK would
-    /// default to empty) when the attempts ran out: never kept short or blank.
-    pub fn malformed(operation: &'static str, member: &str) -> Self {
+    /// A page of `operation` that was still malformed when the attempts ran out (`defect`
+    /// says how: an item lacking an identifier the SDK would default to empty, a negative
+    /// count): never kept short, blank or negative.
+    pub fn malformed(operation: &'static str, defect: &str) -> Self {
         AwsError {
             kind: ErrorKind::Transient,
             operation,
             code: Self::MALFORMED.to_owned(),
-            message: format!(
-                "an item of the page lacks its {member} in every attempt; the page is malformed"
-            ),
+            message: format!("{defect} in every attempt; the page is malformed"),
         }
     }
 }

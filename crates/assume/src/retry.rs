@@ -21,8 +21,9 @@ use aws_smithy_runtime_api::client::retries::classifiers::{
     ClassifyRetry, RetryAction, RetryClassifierPriority,
 };
 
-/// Whether a parsed output is malformed (a list item lacks its identifier). The collector
-/// owns the response shapes; it passes this to [`ClientFactory::ssm`](crate::ClientFactory::ssm).
+/// Whether a parsed output is malformed (a list item lacks its identifier, a count is
+/// negative). The collector owns the response shapes; it passes this to
+/// [`ClientFactory::ssm`](crate::ClientFactory::ssm).
 pub type OutputCheck = fn(&Output) -> bool;
 
 /// The retry classifier of SSM clients (see the module documentation).

@@ -30,14 +30,44 @@ use crate::Target;
 /// `PatchGroup` where instance metadata tags are used (they cannot contain spaces).
 pub const PATCH_GROUP_TAGS: [&str; 2] = ["Patch Group", "PatchGroup"];
 
-/// A page whose items must each carry their identifier. The SDK fills a missing required
-/// member with its default (an empty string), so an item without its identifier parses; such a
-/// page is malformed — it is re-requested (the SDK retries it, see [`malformed`]) and, if it is
-/// still malformed when the attempts run out, the call fails with `MalformedResponse`. A page
-/// is never kept short (an item dropped) or blank (an item with an empty id).
+/// A page whose items must each carry their identifier, and whose counts cannot be negative.
+/// The SDK fills a missing required member with its default (an empty string), so an item
+/// without its identifier parses; a count below zero parses too. Such a page is malformed — it
+/// is re-requested (the SDK retries it, see [`malformed`]) and, if it is still malformed when
+/// the attempts run out, the call fails with `MalformedResponse` naming the defect. A page is
+/// never kept short (an item dropped), blank (an item with an empty id) or negative.
 pub trait Page {
-    /// The identifier member an item of the page lacks, if any.
-    fn missing(&self) -> Option<&'static str>;
+    /// What makes the page malformed, if anything.
+    fn defect(&self) -> Option<Defect>;
+}
+
+/// Why a page is malformed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Defect {
+    /// An item lacks this identifier member.
+    Missing(&'static str),
+    /// An item's count is below zero.
+    Negative {
+        field: &'static str,
+        instance_id: String,
+        value: i32,
+    },
+}
+
+impl std::fmt::Display for Defect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Defect::Missing(member) => write!(f, "an item of the page lacks its {member}"),
+            Defect::Negative {
+                field,
+                instance_id,
+                value,
+            } => write!(
+                f,
+                "instance {instance_id} has {field} {value}, a count below zero"
+            ),
+        }
+    }
 }
 
 fn blank(v: Option<&str>) -> bool {
@@ -45,16 +75,51 @@ fn blank(v: Option<&str>) -> bool {
 }
 
 /// `member` when any of `items` lacks it.
-fn lacks<T>(
-    items: &[T],
-    member: &'static str,
-    id: impl Fn(&T) -> Option<&str>,
-) -> Option<&'static str> {
-    items.iter().any(|i| blank(id(i))).then_some(member)
+fn lacks<T>(items: &[T], member: &'static str, id: impl Fn(&T) -> Option<&str>) -> Option<Defect> {
+    items
+        .iter()
+        .any(|i| blank(id(i)))
+        .then_some(Defect::Missing(member))
+}
+
+/// The first count of a patch state below zero.
+fn negative_count(p: &InstancePatchState) -> Option<Defect> {
+    let counts = [
+        ("InstalledCount", Some(p.installed_count())),
+        ("InstalledOtherCount", Some(p.installed_other_count())),
+        (
+            "InstalledPendingRebootCount",
+            p.installed_pending_reboot_count(),
+        ),
+        ("InstalledRejectedCount", p.installed_rejected_count()),
+        ("MissingCount", Some(p.missing_count())),
+        ("FailedCount", Some(p.failed_count())),
+        ("NotApplicableCount", Some(p.not_applicable_count())),
+        (
+            "UnreportedNotApplicableCount",
+            p.unreported_not_applicable_count(),
+        ),
+        (
+            "CriticalNonCompliantCount",
+            p.critical_non_compliant_count(),
+        ),
+        (
+            "SecurityNonCompliantCount",
+            p.security_non_compliant_count(),
+        ),
+        ("OtherNonCompliantCount", p.other_non_compliant_count()),
+    ];
+    counts.into_iter().find_map(|(field, v)| {
+        v.filter(|&v| v < 0).map(|value| Defect::Negative {
+            field,
+            instance_id: p.instance_id().to_owned(),
+            value,
+        })
+    })
 }
 
 impl Page for DescribeInstanceInformationOutput {
-    fn missing(&self) -> Option<&'static str> {
+    fn defect(&self) -> Option<Defect> {
         lacks(self.instance_information_list(), "InstanceId", |i| {
             i.instance_id()
         })
@@ -62,21 +127,22 @@ impl Page for DescribeInstanceInformationOutput {
 }
 
 impl Page for DescribeInstancePatchStatesOutput {
-    fn missing(&self) -> Option<&'static str> {
+    fn defect(&self) -> Option<Defect> {
         lacks(self.instance_patch_states(), "InstanceId", |s| {
             Some(s.instance_id())
         })
+        .or_else(|| self.instance_patch_states().iter().find_map(negative_count))
     }
 }
 
 impl Page for DescribeInstancePatchesOutput {
-    fn missing(&self) -> Option<&'static str> {
+    fn defect(&self) -> Option<Defect> {
         lacks(self.patches(), "KBId", |p| Some(p.kb_id()))
     }
 }
 
 impl Page for DescribePatchBaselinesOutput {
-    fn missing(&self) -> Option<&'static str> {
+    fn defect(&self) -> Option<Defect> {
         lacks(self.baseline_identities(), "BaselineId", |b| {
             b.baseline_id()
         })
@@ -84,7 +150,7 @@ impl Page for DescribePatchBaselinesOutput {
 }
 
 impl Page for DescribePatchGroupsOutput {
-    fn missing(&self) -> Option<&'static str> {
+    fn defect(&self) -> Option<Defect> {
         lacks(self.mappings(), "PatchGroup", |m| m.patch_group()).or_else(|| {
             lacks(self.mappings(), "BaselineIdentity.BaselineId", |m| {
                 m.baseline_identity().and_then(|b| b.baseline_id())
@@ -94,25 +160,25 @@ impl Page for DescribePatchGroupsOutput {
 }
 
 impl Page for DescribeMaintenanceWindowsOutput {
-    fn missing(&self) -> Option<&'static str> {
+    fn defect(&self) -> Option<Defect> {
         lacks(self.window_identities(), "WindowId", |w| w.window_id())
     }
 }
 
 impl Page for DescribeMaintenanceWindowTargetsOutput {
-    fn missing(&self) -> Option<&'static str> {
+    fn defect(&self) -> Option<Defect> {
         lacks(self.targets(), "WindowTargetId", |t| t.window_target_id())
     }
 }
 
 impl Page for GetInventoryOutput {
-    fn missing(&self) -> Option<&'static str> {
+    fn defect(&self) -> Option<Defect> {
         lacks(self.entities(), "Id", |e| e.id())
     }
 }
 
 impl Page for ListTagsForResourceOutput {
-    fn missing(&self) -> Option<&'static str> {
+    fn defect(&self) -> Option<Defect> {
         lacks(self.tag_list(), "Key", |t| Some(t.key()))
     }
 }
@@ -121,7 +187,7 @@ impl Page for ListTagsForResourceOutput {
 /// client factory's retry classifier runs on every attempt's output.
 pub fn malformed(output: &SdkOutput) -> bool {
     fn lacking<T: Page + Send + Sync + std::fmt::Debug + 'static>(o: &SdkOutput) -> Option<bool> {
-        o.downcast_ref::<T>().map(|p| p.missing().is_some())
+        o.downcast_ref::<T>().map(|p| p.defect().is_some())
     }
     lacking::<DescribeInstanceInformationOutput>(output)
         .or_else(|| lacking::<DescribeInstancePatchStatesOutput>(output))
@@ -138,8 +204,8 @@ pub fn malformed(output: &SdkOutput) -> bool {
 /// `page` when it is whole; `MalformedResponse` naming `operation` when the SDK's retries
 /// ended on a page that is still malformed.
 pub fn whole<P: Page>(operation: &'static str, page: P) -> Result<P, AwsError> {
-    match page.missing() {
-        Some(member) => Err(AwsError::malformed(operation, member)),
+    match page.defect() {
+        Some(defect) => Err(AwsError::malformed(operation, &defect.to_string())),
         None => Ok(page),
     }
 }
@@ -415,6 +481,56 @@ mod tests {
         assert_eq!(
             ts_nonzero(&SdkTime::from_secs(1_764_000_000)).map(|t| t.timestamp()),
             Some(1_764_000_000)
+        );
+    }
+
+    fn state(instance_id: &str, missing: i32, rejected: Option<i32>) -> InstancePatchState {
+        InstancePatchState::builder()
+            .instance_id(instance_id)
+            .patch_group("prod")
+            .baseline_id("pb-0123456789abcdef0")
+            .operation(aws_sdk_ssm::types::PatchOperationType::Scan)
+            .operation_start_time(SdkTime::from_secs(1_764_000_000))
+            .operation_end_time(SdkTime::from_secs(1_764_000_060))
+            .installed_count(12)
+            .missing_count(missing)
+            .set_installed_rejected_count(rejected)
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_negative_count_makes_the_page_malformed_naming_call_field_and_instance() {
+        let page = |states: Vec<InstancePatchState>| {
+            DescribeInstancePatchStatesOutput::builder()
+                .set_instance_patch_states(Some(states))
+                .build()
+        };
+        let fine = page(vec![state("i-1", 0, Some(0)), state("i-2", 3, None)]);
+        assert_eq!(fine.defect(), None);
+
+        let bad = page(vec![state("i-1", 0, None), state("i-2", -3, None)]);
+        assert_eq!(
+            bad.defect(),
+            Some(Defect::Negative {
+                field: "MissingCount",
+                instance_id: "i-2".into(),
+                value: -3
+            })
+        );
+        let e = whole("ssm:DescribeInstancePatchStates", bad).unwrap_err();
+        assert_eq!(e.code, AwsError::MALFORMED);
+        assert_eq!(e.operation, "ssm:DescribeInstancePatchStates");
+        assert!(
+            e.message.contains("instance i-2 has MissingCount -3"),
+            "{}",
+            e.message
+        );
+
+        let optional = page(vec![state("i-3", 1, Some(-1))]);
+        assert_eq!(
+            optional.defect().map(|d| d.to_string()),
+            Some("instance i-3 has InstalledRejectedCount -1, a count below zero".into())
         );
     }
 

@@ -2,7 +2,8 @@
 //! arbitrary strings, missing optionals, timestamps anywhere in `i64` seconds, counts at the
 //! `i32` limits, enum values the SDK does not know (`Unknown` variants) — conversion never
 //! panics, an item with an identifier yields a record with that identifier and the target's
-//! account and region, and counts and times are carried, not invented.
+//! account and region, and counts and times are carried, not invented; a page holding a
+//! negative count is malformed, naming the field and the instance.
 //!
 //! Conversion may report an item without its identifier as dropped (`None`) or as a malformed
 //! response (`Err`); the properties hold either way (see [`Outcome`]).
@@ -11,6 +12,7 @@
 
 use std::collections::HashMap;
 
+use aws_sdk_ssm::operation::describe_instance_patch_states::DescribeInstancePatchStatesOutput;
 use aws_sdk_ssm::operation::describe_patch_groups::DescribePatchGroupsOutput;
 use aws_sdk_ssm::operation::get_patch_baseline::GetPatchBaselineOutput;
 use aws_sdk_ssm::types::{
@@ -22,7 +24,7 @@ use aws_sdk_ssm::types::{
 use aws_smithy_types::DateTime as SdkTime;
 use patchlake_collect::Target;
 use patchlake_collect::convert;
-use patchlake_collect::convert::Page;
+use patchlake_collect::convert::{Defect, Page};
 use proptest::prelude::*;
 
 fn cases() -> u32 {
@@ -192,6 +194,26 @@ proptest! {
             .set_last_no_reboot_install_operation_time(last_no_reboot)
             .build()
             .unwrap();
+        // A negative count makes the page malformed (retried, then MalformedResponse naming
+        // the field and the instance); it is never carried into the lake.
+        let page = DescribeInstancePatchStatesOutput::builder()
+            .instance_patch_states(p.clone())
+            .build();
+        let has_id = id.as_deref().is_some_and(|i| !i.is_empty());
+        let negative = counts[..5].iter().chain(optional_counts.iter().flatten()).any(|&c| c < 0);
+        match page.defect() {
+            None => prop_assert!(has_id && !negative, "a defective state passed: {p:?}"),
+            Some(Defect::Missing(member)) => {
+                prop_assert!(!has_id);
+                prop_assert_eq!(member, "InstanceId");
+            }
+            Some(Defect::Negative { field, instance_id, value }) => {
+                prop_assert!(has_id && negative);
+                prop_assert!(value < 0);
+                prop_assert_eq!(Some(&instance_id), id.as_ref());
+                prop_assert!(field.ends_with("Count"), "{}", field);
+            }
+        }
         let out = convert::patch_state(&target(), &p).record();
         let Some(r) = out else {
             prop_assert!(id.as_deref().is_none_or(str::is_empty), "a state with an id was dropped");
@@ -342,7 +364,7 @@ proptest! {
         let page = DescribePatchGroupsOutput::builder().mappings(m.clone()).build();
         let blank = |v: &Option<String>| v.as_deref().is_none_or(str::is_empty);
         let whole = !blank(&group) && has_ident && !blank(&baseline);
-        prop_assert_eq!(page.missing().is_none(), whole);
+        prop_assert_eq!(page.defect().is_none(), whole);
         if whole {
             let r = convert::patch_group(&target(), &m).record().expect("a whole mapping is kept");
             prop_assert_eq!(Some(r.patch_group), group);

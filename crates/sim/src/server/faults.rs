@@ -9,6 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -95,6 +96,9 @@ pub struct FaultConfig {
     /// Probability in [0, 1] that an SSM request carrying a NextToken is rejected with
     /// `InvalidNextToken` (the token expired between pages).
     pub bad_token_probability: f64,
+    /// At most this many NextTokens are rejected in all (`None`: no limit): `Some(1)` with
+    /// probability 1 rejects exactly the first continuation call, a one-shot expiry.
+    pub bad_token_limit: Option<u32>,
     /// Seed of the random fault stream; `None`: derived from the fleet's seed.
     pub seed: Option<u64>,
 }
@@ -105,7 +109,7 @@ impl FaultConfig {
     ///
     /// `throttle=RATE/BURST`, `throttled=P`, `server_errors=P`, `latency_ms=MS`, `spikes=P@MS`,
     /// `malformed=P`, `malformations=KIND+KIND` (`invalid_json`, `truncated`, `cut`,
-    /// `missing_field`), `bad_tokens=P`, `deny_assume=ACCOUNT`, `deny_ssm=ACCOUNT/REGION`
+    /// `missing_field`), `bad_tokens=P`, `bad_tokens_max=N`, `deny_assume=ACCOUNT`, `deny_ssm=ACCOUNT/REGION`
     /// (both repeatable), `seed=N`. Probabilities are in [0, 1].
     pub fn parse(spec: &str) -> Result<FaultConfig, String> {
         let mut c = FaultConfig::default();
@@ -156,6 +160,10 @@ impl FaultConfig {
                         .map_err(|e| bad(&e))?;
                 }
                 "bad_tokens" => c.bad_token_probability = prob(value)?,
+                "bad_tokens_max" => {
+                    c.bad_token_limit =
+                        Some(value.parse().map_err(|_| bad("expected an integer"))?);
+                }
                 "deny_assume" => {
                     c.deny_assume_role.insert(value.to_owned());
                 }
@@ -206,6 +214,9 @@ impl fmt::Display for FaultConfig {
         if self.bad_token_probability > 0.0 {
             items.push(format!("bad_tokens={}", self.bad_token_probability));
         }
+        if let Some(n) = self.bad_token_limit {
+            items.push(format!("bad_tokens_max={n}"));
+        }
         for a in &self.deny_assume_role {
             items.push(format!("deny_assume={a}"));
         }
@@ -231,6 +242,8 @@ pub struct Faults {
     config: RwLock<FaultConfig>,
     buckets: Mutex<BTreeMap<(String, String), Bucket>>,
     rng: Mutex<ChaCha8Rng>,
+    /// NextTokens rejected so far (for [`FaultConfig::bad_token_limit`]).
+    bad_tokens: AtomicU64,
 }
 
 impl Faults {
@@ -240,6 +253,7 @@ impl Faults {
             config: RwLock::new(config),
             buckets: Mutex::new(BTreeMap::new()),
             rng: Mutex::new(ChaCha8Rng::seed_from_u64(seed)),
+            bad_tokens: AtomicU64::new(0),
         }
     }
 
@@ -333,12 +347,15 @@ impl Faults {
 
     /// Draws whether to reject a request's NextToken.
     pub(crate) fn roll_bad_token(&self) -> bool {
-        let p = self
-            .config
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .bad_token_probability;
-        self.draw(p)
+        let (p, limit) = {
+            let c = self.config.read().unwrap_or_else(|e| e.into_inner());
+            (c.bad_token_probability, c.bad_token_limit)
+        };
+        if !self.draw(p) {
+            return false;
+        }
+        let rejected = self.bad_tokens.fetch_add(1, Ordering::Relaxed);
+        limit.is_none_or(|n| rejected < u64::from(n))
     }
 
     /// A number from the fault stream (which list item loses a field, where a body is cut).
@@ -546,9 +563,21 @@ mod tests {
     }
 
     #[test]
+    fn bad_token_limit_caps_the_rejections() {
+        let config = FaultConfig {
+            bad_token_probability: 1.0,
+            bad_token_limit: Some(2),
+            ..FaultConfig::default()
+        };
+        let f = Faults::new(config, 1);
+        let draws: Vec<bool> = (0..5).map(|_| f.roll_bad_token()).collect();
+        assert_eq!(draws, [true, true, false, false, false]);
+    }
+
+    #[test]
     fn specs_parse_and_print_back() {
         let spec = "throttle=20/5,throttled=0.5,server_errors=0.05,latency_ms=3,spikes=0.1@2000,malformed=0.02,\
-                    malformations=truncated+missing_field,bad_tokens=0.5,deny_assume=111111111111,\
+                    malformations=truncated+missing_field,bad_tokens=0.5,bad_tokens_max=3,deny_assume=111111111111,\
                     deny_ssm=222222222222/eu-west-1,seed=7";
         let c = FaultConfig::parse(spec).unwrap();
         assert_eq!(
@@ -576,6 +605,7 @@ mod tests {
             "nope=1",
             "malformations=garbled",
             "seed",
+            "bad_tokens_max=-1",
         ] {
             assert!(FaultConfig::parse(bad).is_err(), "{bad}");
         }
