@@ -531,6 +531,38 @@ fn run_files(
         .collect())
 }
 
+/// A context with every table, `params`, `history_params` and the views registered over no
+/// files: the views' resolved columns without a lake (what the Athena generator needs).
+pub(crate) async fn schema_context() -> Result<SessionContext> {
+    let ctx = SessionContext::new_with_config(session_config());
+    for table in Table::ALL {
+        ctx.register_table(
+            table.name(),
+            Arc::new(CommittedFiles::current(table.schema(), Vec::new())),
+        )
+        .map_err(setup(format!("table {table}")))?;
+        ctx.register_table(
+            format!("history_{table}"),
+            Arc::new(CommittedFiles::history(table.schema(), Vec::new())),
+        )
+        .map_err(setup(format!("table history_{table}")))?;
+    }
+    let (params, options) = (ReportParams::default(), ReportOptions::default());
+    for (name, history) in [("params", false), ("history_params", true)] {
+        let batch = params_batch(&[], &params, &options, history)?;
+        let table = MemTable::try_new(batch.schema(), vec![vec![batch]])
+            .map_err(setup(format!("table {name}")))?;
+        ctx.register_table(name, Arc::new(table))
+            .map_err(setup(format!("table {name}")))?;
+    }
+    for view in reports::VIEWS {
+        ctx.sql(view.sql)
+            .await
+            .map_err(setup(format!("view {}", view.name)))?;
+    }
+    Ok(ctx)
+}
+
 fn register_tables(
     ctx: &SessionContext,
     files: &store::LakeFiles,
