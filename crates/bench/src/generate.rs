@@ -730,6 +730,9 @@ pub struct LakeStats {
     pub finalize_secs: f64,
     /// Peak RSS of the generating process.
     pub peak_rss_mib: u64,
+    /// Rows per row group the lake writer used (absent: written before it was recorded).
+    #[serde(default)]
+    pub row_group_rows: Option<usize>,
 }
 
 impl LakeStats {
@@ -834,6 +837,7 @@ pub async fn write_lake(
         stage_secs: stage.as_secs_f64(),
         finalize_secs: finalize.as_secs_f64(),
         peak_rss_mib: peak_rss_kib().unwrap_or(0) / 1024,
+        row_group_rows: Some(patchlake_lake::format::ROW_GROUP_ROWS),
     })
 }
 

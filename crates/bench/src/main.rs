@@ -105,8 +105,20 @@ async fn ensure_lake(args: &LakeArgs, force: bool) -> Result<(PathBuf, LakeStats
     if !force && stats_path.exists() && lake.exists() {
         let stats: LakeStats = serde_json::from_slice(&std::fs::read(&stats_path)?)
             .with_context(|| format!("reading {}", stats_path.display()))?;
-        eprintln!("lake: cached at {}", lake.display());
-        return Ok((lake, stats));
+        let layout = Some(patchlake_lake::format::ROW_GROUP_ROWS);
+        if stats.row_group_rows == layout {
+            eprintln!("lake: cached at {}", lake.display());
+            return Ok((lake, stats));
+        }
+        // A lake the writer would lay out differently now measures the old layout.
+        eprintln!(
+            "lake: cached at {} with {} rows per row group, the writer now uses {}; regenerating",
+            lake.display(),
+            stats
+                .row_group_rows
+                .map_or("unrecorded".to_owned(), |n| n.to_string()),
+            patchlake_lake::format::ROW_GROUP_ROWS
+        );
     }
     if dir.exists() {
         std::fs::remove_dir_all(&dir)

@@ -65,6 +65,13 @@ pub enum Error {
         source: Box<DataFusionError>,
     },
 
+    #[error("deriving the Athena view {view} from queries/{source_file}: {detail}")]
+    Athena {
+        view: String,
+        source_file: String,
+        detail: String,
+    },
+
     #[error(transparent)]
     Lake(#[from] patchlake_lake::Error),
 }

@@ -1,8 +1,38 @@
--- history_instance_compliance (Athena twin of queries/views/history_instance_compliance.sql):
--- THE compliance definition applied to every committed run; see queries/README.md. Same
--- SQL as the DataFusion view but for the staleness test, which compares epoch seconds
--- because Athena has no params.stale_before column. A test runs this file (after the
--- mechanical translation in queries/athena/README.md) against the DataFusion view.
+-- history_instance_compliance: Athena (Trino) view generated from
+-- queries/views/history_instance_compliance.sql by crates/query/src/athena.rs; do not edit
+-- (PATCHLAKE_BLESS=1 cargo test --workspace athena regenerates).
+-- Rewritten: staleness compared in epoch seconds (Athena's history_params has no stale_before).
+-- history_instance_compliance: THE compliance definition (documented in
+-- views/instance_compliance.sql and queries/README.md), applied to every committed run, each
+-- with its own run_started_at (table history_params), plus run_id, dt and runs_back.
+-- instance_compliance is this view's selected run (runs_back = 0); trend and remediation
+-- reports select from it directly.
+--
+-- One row per managed instance (table `instances`) of the selected run.
+--   baseline_id      the effective baseline: the patch group registration matching the
+--                    instance's (account_id, region, patch_group, operating_system), else the
+--                    account-region's default baseline for the instance's operating_system
+--   baseline_source  'patch_group', 'default', or NULL when neither exists
+--   status           the first that applies:
+--                      inactive       ping_status 'ConnectionLost' (EC2 stopped, or agent
+--                                     unreachable) or 'Inactive' (terminated or
+--                                     deregistered), when params.exclude_inactive (default
+--                                     true); counted apart by every report
+--                      unreported     the instance has no patch state
+--                      stale          operation_end_at < run_started_at - stale_after_days
+--                      non_compliant  missing + failed
+--                                     + installed_pending_reboot (if pending_reboot_non_compliant,
+--                                       default true)
+--                                     + installed_rejected (if rejected_non_compliant,
+--                                       default false) > 0
+--                      compliant      otherwise
+--   reported_baseline_id  the baseline the patch state reports
+--   baseline_drift   the instance has a patch state and it reports another baseline than the
+--                    effective one
+-- `params` is the one-row table of report parameters (run_id, run_started_at,
+-- stale_after_days, stale_before = run_started_at - stale_after_days, and the status flags).
+-- views/history_instance_compliance.sql applies the same definition to every committed run;
+-- a test keeps the two equal run by run.
 CREATE OR REPLACE VIEW history_instance_compliance AS
 WITH registration AS (
     -- SSM allows one baseline per (patch group, operating system); MIN guards against

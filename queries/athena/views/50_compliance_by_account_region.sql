@@ -1,5 +1,7 @@
--- compliance_by_account_region (Athena twin of queries/compliance_by_account_region.sql,
--- over the latest committed run; coverage is read through history_coverage):
+-- compliance_by_account_region: Athena (Trino) view generated from
+-- queries/compliance_by_account_region.sql by crates/query/src/athena.rs; do not edit
+-- (PATCHLAKE_BLESS=1 cargo test --workspace athena regenerates). Over the latest committed run.
+-- Rewritten: the selected run's tables read as latest_<table>.
 -- compliance_by_account_region: one row per account-region the run attempted (table
 -- `coverage`), with how collection went and the same counts as compliance_by_patch_group.
 -- A region that failed to collect shows its error and zero instances, not a gap.
@@ -40,10 +42,7 @@ SELECT
     COALESCE(r.installed_pending_reboot, 0) AS installed_pending_reboot,
     COALESCE(r.critical_non_compliant, 0) AS critical_non_compliant,
     COALESCE(r.security_non_compliant, 0) AS security_non_compliant
-FROM history_coverage c
-JOIN history_params hp
-    ON hp.run_id = c.run_id
-   AND hp.runs_back = 0
+FROM latest_coverage c
 LEFT JOIN per_region r
     ON r.account_id = c.account_id
    AND r.region = c.region

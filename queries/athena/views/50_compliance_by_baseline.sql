@@ -1,4 +1,6 @@
--- compliance_by_baseline (Athena twin of queries/compliance_by_baseline.sql, over the latest committed run):
+-- compliance_by_baseline: Athena (Trino) view generated from
+-- queries/compliance_by_baseline.sql by crates/query/src/athena.rs; do not edit
+-- (PATCHLAKE_BLESS=1 cargo test --workspace athena regenerates). Over the latest committed run.
 -- compliance_by_baseline: one row per effective baseline ('(none)' for instances whose OS has
 -- neither a registration nor a default baseline), with the baseline's name and operating
 -- system. Same counts as compliance_by_patch_group; reported baselines (drift) are ignored.

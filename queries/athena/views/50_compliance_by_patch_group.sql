@@ -1,4 +1,6 @@
--- compliance_by_patch_group (Athena twin of queries/compliance_by_patch_group.sql, over the latest committed run):
+-- compliance_by_patch_group: Athena (Trino) view generated from
+-- queries/compliance_by_patch_group.sql by crates/query/src/athena.rs; do not edit
+-- (PATCHLAKE_BLESS=1 cargo test --workspace athena regenerates). Over the latest committed run.
 -- compliance_by_patch_group: one row per patch group (the instance's `Patch Group` tag,
 -- '(none)' when untagged). Status counts cover every instance; missing, failed,
 -- installed_pending_reboot, critical_non_compliant and security_non_compliant sum the patch

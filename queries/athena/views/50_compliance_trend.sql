@@ -1,5 +1,6 @@
--- compliance_trend (Athena twin of queries/compliance_trend.sql, ending at the latest
--- committed run):
+-- compliance_trend: Athena (Trino) view generated from
+-- queries/compliance_trend.sql by crates/query/src/athena.rs; do not edit
+-- (PATCHLAKE_BLESS=1 cargo test --workspace athena regenerates). Over the latest committed run.
 -- compliance_trend: one row per committed run, the last params.trend_runs runs up to and
 -- including the selected one, oldest first: the fleet-wide status counts of
 -- compliance_by_patch_group, each run judged by the same definition against its own start

@@ -1,5 +1,7 @@
--- missing_critical_patches (Athena twin of queries/missing_critical_patches.sql, over the
--- latest committed run; patches are read through history_instance_patches):
+-- missing_critical_patches: Athena (Trino) view generated from
+-- queries/missing_critical_patches.sql by crates/query/src/athena.rs; do not edit
+-- (PATCHLAKE_BLESS=1 cargo test --workspace athena regenerates). Over the latest committed run.
+-- Rewritten: the selected run's tables read as latest_<table>.
 -- missing_critical_patches: one row per instance x patch that is Missing or Failed and is
 -- either of Critical severity or a security update (classification Security on Linux,
 -- SecurityUpdates or CriticalUpdates on Windows), with its CVE ids. States and severities
@@ -18,10 +20,7 @@ SELECT
     p.severity,
     p.state,
     p.cve_ids
-FROM history_instance_patches p
-JOIN history_params hp
-    ON hp.run_id = p.run_id
-   AND hp.runs_back = 0
+FROM latest_instance_patches p
 LEFT JOIN instance_compliance ic
     ON ic.account_id = p.account_id
    AND ic.region = p.region

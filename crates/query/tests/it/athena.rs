@@ -1,5 +1,6 @@
 //! The Athena twins in `queries/athena/`: generated DDL and history views up to date, and
-//! every hand-written Trino view returning the same rows as its DataFusion twin.
+//! every Trino view (generated from the DataFusion SQL, or hand-written) returning the same
+//! rows as its DataFusion twin.
 //!
 //! The Trino views are executed by DataFusion after the mechanical translation documented
 //! in `queries/athena/README.md` ([`trino_to_datafusion`]), over the lake tables registered
@@ -156,13 +157,7 @@ fn twins() -> Vec<(&'static str, String)> {
             "SELECT * FROM instance_compliance".to_owned(),
         ),
     ];
-    for r in [
-        "compliance_by_patch_group",
-        "compliance_by_baseline",
-        "compliance_by_account_region",
-        "missing_critical_patches",
-        "compliance_trend",
-    ] {
+    for r in athena::ATHENA_REPORTS {
         out.push((r, patchlake_query::find_report(r).unwrap().sql.to_owned()));
     }
     out
@@ -255,12 +250,20 @@ async fn a_wrong_athena_view_is_caught() {
     }
 }
 
-#[test]
-fn generated_athena_files_are_up_to_date() {
+/// The Athena views written by hand: Athena's stand-ins for what DataFusion builds in Rust
+/// (the parameters, the committed runs, the parameters per run).
+const HAND_WRITTEN: [&str; 3] = [
+    "views/00_patchlake_params.sql",
+    "views/05_committed_runs.sql",
+    "views/20_history_params.sql",
+];
+
+#[tokio::test]
+async fn generated_athena_files_are_up_to_date() {
     let bless = std::env::var_os("PATCHLAKE_BLESS").is_some();
     let mut stale = Vec::new();
     let mut expected = BTreeMap::new();
-    for (path, text) in athena::generated_files() {
+    for (path, text) in athena::generated_files().await.unwrap() {
         let full = athena_dir().join(&path);
         if bless {
             std::fs::create_dir_all(full.parent().unwrap()).unwrap();
@@ -270,19 +273,106 @@ fn generated_athena_files_are_up_to_date() {
         }
         expected.insert(path, ());
     }
-    // One table file per lake table, nothing else.
-    let tables: Vec<String> = std::fs::read_dir(athena_dir().join("tables"))
-        .unwrap()
-        .map(|e| format!("tables/{}", e.unwrap().file_name().to_string_lossy()))
-        .collect();
-    for t in &tables {
-        assert!(expected.contains_key(t), "{t} is not a lake table");
+    for path in HAND_WRITTEN {
+        expected.insert(path.to_owned(), ());
     }
-    assert_eq!(tables.len(), Table::ALL.len());
+    // Every file is generated or one of the hand-written ones, nothing else.
+    let mut files = Vec::new();
+    for dir in ["tables", "views"] {
+        for e in std::fs::read_dir(athena_dir().join(dir)).unwrap() {
+            files.push(format!(
+                "{dir}/{}",
+                e.unwrap().file_name().to_string_lossy()
+            ));
+        }
+    }
+    for f in &files {
+        assert!(
+            expected.contains_key(f),
+            "queries/athena/{f} is neither generated nor hand-written"
+        );
+    }
+    assert_eq!(files.len(), expected.len(), "{files:?}");
     assert!(
         stale.is_empty(),
-        "out of date: {stale:?} (PATCHLAKE_BLESS=1 cargo test -p patchlake-query regenerates)"
+        "out of date: {stale:?} (PATCHLAKE_BLESS=1 cargo test --workspace athena regenerates)"
     );
+}
+
+/// The generated views differ from their DataFusion source by the documented rewrites only:
+/// undoing them (the test's translation back, and the view wrapper) gives the source's SQL.
+#[tokio::test]
+async fn derived_views_are_their_datafusion_sql_plus_the_rewrites() {
+    for (path, text) in athena::derived_files().await.unwrap() {
+        let d = athena::derived()
+            .into_iter()
+            .find(|d| d.athena_file == path)
+            .unwrap();
+        // The SQL without comments.
+        let body: String = text
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("--"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        if d.name == "missing_critical_patches" || d.name == "compliance_by_account_region" {
+            assert!(body.contains("FROM latest_"), "{path}: {body}");
+        }
+        if d.name == "instance_compliance" {
+            assert!(!body.contains("EXCLUDE"), "{path}");
+            assert!(body.contains("    other_non_compliant\n"), "{path}: {body}");
+        }
+        if d.name == "history_instance_compliance" {
+            assert!(!body.contains("stale_before"), "{path}");
+        }
+        assert!(
+            body.contains(&format!("CREATE OR REPLACE VIEW {} AS", d.name)),
+            "{path}"
+        );
+        let same_lines = d
+            .sql
+            .lines()
+            .filter(|l| !l.trim().is_empty() && text.contains(l))
+            .count();
+        let lines = d.sql.lines().filter(|l| !l.trim().is_empty()).count();
+        // Everything but the rewritten lines is carried over verbatim.
+        assert!(
+            lines - same_lines <= 3,
+            "{path}: {} of {lines} lines of queries/{} changed",
+            lines - same_lines,
+            d.source_file
+        );
+    }
+}
+
+#[test]
+fn datafusion_only_sql_is_refused_naming_the_file() {
+    let base = athena::derived()
+        .into_iter()
+        .find(|d| d.name == "compliance_by_baseline")
+        .unwrap();
+    for (sql, says) in [
+        ("SELECT p.trend_runs FROM params p", "params"),
+        ("SELECT CAST(1 AS INT)::BIGINT AS x", "::"),
+        ("SELECT * EXCLUDE x FROM instance_compliance", "EXCLUDE"),
+        (
+            "SELECT s.x FROM t s WHERE s.x > p.stale_before",
+            "stale_before",
+        ),
+        (
+            "SELECT UNNEST(w.target_patch_groups) AS g FROM maintenance_windows w",
+            "UNNEST",
+        ),
+    ] {
+        let d = athena::Derived {
+            sql: Box::leak(sql.to_owned().into_boxed_str()),
+            ..base.clone()
+        };
+        let err = athena::to_athena(&d, &["x".to_owned()])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(says), "{sql}: {err}");
+        assert!(err.contains("queries/compliance_by_baseline.sql"), "{err}");
+    }
 }
 
 #[test]

@@ -1,0 +1,24 @@
+-- compliance_by_operating_system: Athena (Trino) view generated from
+-- queries/compliance_by_operating_system.sql by crates/query/src/athena.rs; do not edit
+-- (PATCHLAKE_BLESS=1 cargo test --workspace athena regenerates). Over the latest committed run.
+-- compliance_by_operating_system: one row per SSM operating system ('(unknown)' when the
+-- platform maps to none). Same counts as compliance_by_patch_group.
+CREATE OR REPLACE VIEW compliance_by_operating_system AS
+SELECT
+    COALESCE(operating_system, '(unknown)') AS operating_system,
+    COUNT(*) FILTER (WHERE status <> 'inactive') AS instances,
+    COUNT(*) FILTER (WHERE status = 'compliant') AS compliant,
+    COUNT(*) FILTER (WHERE status = 'non_compliant') AS non_compliant,
+    COUNT(*) FILTER (WHERE status = 'stale') AS stale,
+    COUNT(*) FILTER (WHERE status = 'unreported') AS unreported,
+    COUNT(*) FILTER (WHERE status = 'inactive') AS inactive,
+    FLOOR((2000 * CAST(COUNT(*) FILTER (WHERE status = 'compliant') AS DOUBLE) + COUNT(*) FILTER (WHERE status <> 'inactive'))
+          / (2 * CAST(NULLIF(COUNT(*) FILTER (WHERE status <> 'inactive'), 0) AS DOUBLE))) / 10 AS compliance_pct,
+    COALESCE(SUM(missing) FILTER (WHERE status <> 'inactive'), 0) AS missing,
+    COALESCE(SUM(failed) FILTER (WHERE status <> 'inactive'), 0) AS failed,
+    COALESCE(SUM(installed_pending_reboot) FILTER (WHERE status <> 'inactive'), 0) AS installed_pending_reboot,
+    COALESCE(SUM(critical_non_compliant) FILTER (WHERE status <> 'inactive'), 0) AS critical_non_compliant,
+    COALESCE(SUM(security_non_compliant) FILTER (WHERE status <> 'inactive'), 0) AS security_non_compliant
+FROM instance_compliance
+GROUP BY 1
+ORDER BY 1
