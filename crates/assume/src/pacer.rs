@@ -100,11 +100,11 @@ struct State {
     /// Share of attempts the service throttles whatever the pace (learned when pacing at the
     /// measured success rate did not lower the share): discounted from every measurement.
     background: f64,
-    /// The last cut (to the measured rate, or an oversending cut): the throttle share it is
-    /// judged against and the pace before it.
-    last_cut: Option<(f64, f64)>,
-    /// The throttle share of the last full window.
-    last_share: Option<f64>,
+    /// The last cut (to the measured rate, or an oversending cut): the throttle share and
+    /// the successes per second it is judged against, and the pace before it.
+    last_cut: Option<Cut>,
+    /// The throttle share and successes per second of the last full window.
+    last_share: Option<(f64, f64)>,
     /// The last window's throttles were all background (or a cut was undone): the pace is
     /// below the service's rate, so it grows fast.
     below_ceiling: bool,
@@ -120,6 +120,17 @@ impl Window {
         sent * (1.0 - b) >= 2.0 * (self.ok as f64 + 1.0)
             && excess > 2.0 * (b * (1.0 - b) * sent).sqrt() + 1.0
     }
+}
+
+/// A cut of the pace, judged by the window after it.
+#[derive(Debug, Clone, Copy)]
+struct Cut {
+    /// Throttle share before the cut.
+    share: f64,
+    /// Successes per second before the cut.
+    ok_rate: f64,
+    /// The pace before the cut.
+    pace: f64,
 }
 
 /// Attempts since the throttle that opened the current measurement.
@@ -394,8 +405,14 @@ impl State {
                     if cut < r {
                         // The share that made this cut is a run picked for being long; the
                         // last full window's share is the unbiased reference, when there is one.
-                        let share = w.throttled as f64 / w.sent as f64;
-                        self.last_cut = Some((self.last_share.unwrap_or(share), w.rate));
+                        let (share, ok_rate) = self
+                            .last_share
+                            .unwrap_or((w.throttled as f64 / w.sent as f64, w.ok as f64 / secs));
+                        self.last_cut = Some(Cut {
+                            share,
+                            ok_rate,
+                            pace: w.rate,
+                        });
                         r = cut;
                         self.below_ceiling = false;
                         if let Some(w) = &mut self.window {
@@ -411,34 +428,44 @@ impl State {
                     let sent = w.sent.max(1) as f64;
                     let share = w.throttled as f64 / sent;
                     self.estimate = Some(est);
-                    self.last_share = Some(share);
-                    if let Some((cut_share, before)) = self.last_cut.take()
-                        && w.rate < before
+                    let ok_rate = w.ok as f64 / secs;
+                    self.last_share = Some((share, ok_rate));
+                    if let Some(cut) = self.last_cut.take()
+                        && w.rate < cut.pace
                         && share >= RANDOM_SHARE
-                        && share >= UNDONE * cut_share
+                        && share >= UNDONE * cut.share
+                        && ok_rate < cut.ok_rate * (0.5 + 0.5 * w.rate / cut.pace)
                     {
-                        // Pacing at the measured success rate did not make the service
-                        // throttle less: these throttles are not about the rate. Undo the cut
-                        // and discount that share from now on.
+                        // Pacing lower did not make the service throttle less, and it let
+                        // fewer calls through: a token bucket passes its rate whatever the
+                        // pace above it, random throttling passes a share of the pace. These
+                        // throttles are not about the rate: undo the cut and discount that
+                        // share from now on.
                         self.background = share.min(MAX_BACKGROUND);
-                        r = before.max(r);
+                        r = cut.pace.max(r);
                         self.below_ceiling = true;
                     } else {
                         let b = self.background;
                         let excess = w.throttled as f64 - b * sent;
                         let noise = 2.0 * (b * (1.0 - b) * sent).sqrt() + 1.0;
-                        if b > 0.0 {
-                            self.background = 0.5 * (b + share.min(MAX_BACKGROUND));
-                        }
                         // With background throttling, only throttles beyond it signal the rate.
                         let rate_signal = b == 0.0 || excess > noise;
+                        if b > 0.0 && !rate_signal {
+                            // Only windows that are background alone refine it: a window of
+                            // oversending would ratchet the background up with the pace.
+                            self.background = 0.5 * (b + share.min(MAX_BACKGROUND));
+                        }
                         self.below_ceiling = !rate_signal;
                         if rate_signal && 2 * w.paced >= w.sent {
                             // Mostly paced: the service's bucket never filled up, the
                             // estimate holds.
                             r = BACKOFF * est;
                             if r < 0.9 * w.rate {
-                                self.last_cut = Some((share, w.rate));
+                                self.last_cut = Some(Cut {
+                                    share,
+                                    ok_rate,
+                                    pace: w.rate,
+                                });
                             }
                         } else if rate_signal {
                             // Idle time in the window makes the estimate low; cut gently.
@@ -589,6 +616,99 @@ mod tests {
             total.throttled += o.throttled;
         }
         total
+    }
+
+    /// xorshift64 step: deterministic draws in [0, 1) without a dependency.
+    fn draw(state: &mut u64) -> f64 {
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        (*state >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Like [`drive`], but each attempt's latency is drawn (seeded) from 1–20 ms each way, 1 %
+    /// of attempts stall for 100–500 ms (a loaded machine), and the backoff is jittered like
+    /// the SDK's (a random share of the exponential step): what the collector meets on a busy
+    /// host rather than a metronome.
+    async fn drive_jittered(
+        pacer: Arc<Pacer>,
+        bucket: Arc<Mutex<Bucket>>,
+        workers: usize,
+        secs: u64,
+        seed: u64,
+    ) -> Outcome {
+        let end = Instant::now() + Duration::from_secs(secs);
+        let mut handles = Vec::new();
+        for w in 0..workers {
+            let (pacer, bucket) = (pacer.clone(), bucket.clone());
+            let mut rng = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (w as u64 + 1) << 32 | 1;
+            handles.push(tokio::spawn(async move {
+                let mut out = Outcome::default();
+                let mut failures = 0u32;
+                while Instant::now() < end {
+                    pacer.acquire().await;
+                    let mut one_way = 1.0 + 19.0 * draw(&mut rng);
+                    if draw(&mut rng) < 0.01 {
+                        one_way += 100.0 + 400.0 * draw(&mut rng);
+                    }
+                    tokio::time::sleep(Duration::from_secs_f64(one_way / 1000.0)).await;
+                    let ok = bucket.lock().unwrap().try_take();
+                    tokio::time::sleep(Duration::from_secs_f64(
+                        (1.0 + 19.0 * draw(&mut rng)) / 1000.0,
+                    ))
+                    .await;
+                    pacer.record(!ok);
+                    if ok {
+                        out.ok += 1;
+                        failures = 0;
+                    } else {
+                        out.throttled += 1;
+                        failures += 1;
+                        let step = (100u64 << failures.min(5)).min(3000) as f64;
+                        tokio::time::sleep(Duration::from_secs_f64(step * draw(&mut rng) / 1000.0))
+                            .await;
+                    }
+                }
+                out
+            }));
+        }
+        let mut total = Outcome::default();
+        for h in handles {
+            let o = h.await.unwrap();
+            total.ok += o.ok;
+            total.throttled += o.throttled;
+        }
+        total
+    }
+
+    /// A token bucket met by jittered callers, over many seeds: no seed may lose control of
+    /// the pace. (In a release bench of 200 account-regions, one sent 7,458 attempts for
+    /// about 3,900 calls, 46 % throttled, and two calls ran out of retries.)
+    #[tokio::test(start_paused = true)]
+    async fn a_token_bucket_under_jitter_stays_paced_for_every_seed() {
+        let mut worst = (0.0, 0);
+        for seed in 0..60u64 {
+            let pacer = Arc::new(Pacer::new(0));
+            let bucket = Arc::new(Mutex::new(Bucket::new(40.0, 20.0)));
+            let secs = 100;
+            let o = drive_jittered(pacer.clone(), bucket, 16, secs, seed).await;
+            let waste = o.throttled as f64 / o.ok.max(1) as f64;
+            let achieved = o.ok as f64 / (20.0 + 40.0 * secs as f64);
+            eprintln!(
+                "seed {seed}: {o:?} waste {waste:.3} achieved {achieved:.3} {:?}",
+                pacer.snapshot()
+            );
+            if waste > worst.0 {
+                worst = (waste, seed);
+            }
+        }
+        eprintln!("worst: {worst:?}");
+        assert!(
+            worst.0 <= 0.05,
+            "worst seed {}: {:.3} throttled per success",
+            worst.1,
+            worst.0
+        );
     }
 
     #[tokio::test(start_paused = true)]
