@@ -480,9 +480,6 @@ async fn a_throttling_storm_is_retried_to_completion() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_random_throttling_storm_on_half_the_calls_completes() {
     let mut case = Case::new("throttling 50% (random)");
-    // 10 instances per region: the pace still drifts down under random throttling (see
-    // RELIABILITY.md), so the full fleet takes minutes.
-    case.instances = 10;
     case.sim.throttle_probability = 0.5;
     case.sim.seed = Some(101);
     case.sets = vec!["aws.max_attempts=20"];

@@ -211,16 +211,48 @@ async fn assume(sts: &aws_sdk_sts::Client, p: &RoleParams) -> Result<Credentials
             role_arn: p.role_arn.clone(),
             source: classify("sts:AssumeRole", &e),
         })?;
-    let c = out.credentials().ok_or_else(|| Error::NoCredentials {
+    let unusable = |problem: String| Error::NoCredentials {
+        account_id: p.account_id.clone(),
         role_arn: p.role_arn.clone(),
+        problem,
+    };
+    let c = out
+        .credentials()
+        .ok_or_else(|| unusable("the answer holds no Credentials".into()))?;
+    let missing: Vec<&str> = [
+        ("AccessKeyId", c.access_key_id()),
+        ("SecretAccessKey", c.secret_access_key()),
+        ("SessionToken", c.session_token()),
+    ]
+    .into_iter()
+    .filter(|(_, v)| v.trim().is_empty())
+    .map(|(name, _)| name)
+    .collect();
+    if !missing.is_empty() {
+        return Err(unusable(format!("{} missing or empty", missing.join(", "))));
+    }
+    // A credential is never handed out past its expiry: an expiry that already passed (a
+    // missing Expiration parses as the epoch) or that no clock can hold is refused, never
+    // taken as "does not expire".
+    let expiration = *c.expiration();
+    let expiry = SystemTime::try_from(expiration).map_err(|_| {
+        unusable(format!(
+            "Expiration {expiration} is not a representable time"
+        ))
     })?;
-    let expiry = SystemTime::try_from(*c.expiration()).ok();
+    let now = SystemTime::now();
+    if expiry <= now {
+        return Err(unusable(format!(
+            "Expiration {expiration} has already passed (now {})",
+            aws_smithy_types::DateTime::from(now)
+        )));
+    }
     tracing::debug!(account_id = %p.account_id, role_arn = %p.role_arn, "assumed role");
     Ok(Credentials::new(
         c.access_key_id(),
         c.secret_access_key(),
         Some(c.session_token().to_owned()),
-        expiry,
+        Some(expiry),
         "patchlake-assume-role",
     ))
 }

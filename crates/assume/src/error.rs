@@ -71,8 +71,17 @@ pub enum Error {
         #[source]
         source: AwsError,
     },
-    #[error("STS returned no credentials for role {role_arn}")]
-    NoCredentials { role_arn: String },
+    /// An AssumeRole answer without usable credentials: a member missing or empty (the SDK
+    /// defaults missing required members to empty strings and the epoch), or an expiry that
+    /// has passed or is not a time.
+    #[error(
+        "assuming role {role_arn} in account {account_id}: sts:AssumeRole returned unusable credentials: {problem}"
+    )]
+    NoCredentials {
+        account_id: String,
+        role_arn: String,
+        problem: String,
+    },
 }
 
 fn assume_hint(e: &AwsError) -> &'static str {
@@ -108,6 +117,33 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
     let (code, message) = match err {
+        SdkError::ServiceError(se) if se.err().code().is_none() => {
+            // No error code: the answer did not parse (a 2xx body the deserializer refused,
+            // or an error body without a code). Say why, from the parser, not from the body.
+            let status = se.raw().status().as_u16();
+            // Display of each source only: the Debug form would carry the raw response.
+            let mut why = String::new();
+            let mut source: Option<&(dyn std::error::Error + 'static)> = Some(se.err());
+            while let Some(e) = source {
+                if !why.is_empty() {
+                    why.push_str(": ");
+                }
+                why.push_str(&e.to_string());
+                source = e.source();
+            }
+            if why.len() > 300 {
+                let cut = (0..=300)
+                    .rev()
+                    .find(|&i| why.is_char_boundary(i))
+                    .unwrap_or(0);
+                why.truncate(cut);
+                why.push('…');
+            }
+            (
+                "ResponseError".into(),
+                format!("the HTTP {status} answer could not be parsed: {why}"),
+            )
+        }
         SdkError::ServiceError(se) => {
             let e = se.err();
             (
@@ -146,6 +182,9 @@ fn kind_of<E>(code: &str, err: &SdkError<E, HttpResponse>) -> ErrorKind {
     match err {
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => return ErrorKind::Transient,
         SdkError::ResponseError(_) => return ErrorKind::Transient,
+        SdkError::ServiceError(se) if code == "ResponseError" && se.raw().status().is_success() => {
+            return ErrorKind::Transient;
+        }
         SdkError::ConstructionFailure(_) => return ErrorKind::BadRequest,
         _ => {}
     }
