@@ -1,6 +1,6 @@
 //! Measurements, not assertions on time: Lambda init time (process start to the first `next`
-//! request) of every function, and the peak RSS of `collect` (a full and an incremental one)
-//! and of `finalize` on a 10,000-instance account-region. Run with
+//! request) of every function, and the peak RSS of `collect` (a full and an incremental one),
+//! `finalize`, `plan` and `report` on a 10,000-instance account-region. Run with
 //! `cargo test --workspace measure -- --ignored --nocapture` (with
 //! `PATCHLAKE_LAMBDA_BIN_DIR` set to a copy of the function binaries when other builds share
 //! the target directory).
@@ -62,7 +62,8 @@ async fn measure_collect_and_finalize_peak_rss() {
     let account = sim.fleet().accounts()[0].id.clone();
     println!("profile: {}", profile());
     for (round, kind) in ["full", "incremental"].into_iter().enumerate() {
-        let (planned, _, _) = invoke_fresh(&env, "plan", json!({})).await;
+        let (planned, secs, rss) = invoke_fresh(&env, "plan", json!({})).await;
+        println!("plan: {secs:.1} s, peak RSS {rss:.1} MiB");
         let run = planned["run"].clone();
         let event = json!({"run_id": run["run_id"], "account_id": account, "region": "us-east-1"});
         let (out, secs, rss) = invoke_fresh(&env, "collect", event).await;
@@ -79,6 +80,13 @@ async fn measure_collect_and_finalize_peak_rss() {
             "finalize (run {}) {} instance_patches rows: {secs:.1} s, peak RSS {rss:.1} MiB",
             round + 1,
             done["row_counts"]["instance_patches"],
+        );
+        let event = json!({ "run_id": run["run_id"] });
+        let (reported, secs, rss) = invoke_fresh(&env, "report", event).await;
+        assert!(reported["objects"].as_array().is_some(), "{reported}");
+        println!(
+            "report (run {}): {secs:.1} s, peak RSS {rss:.1} MiB",
+            round + 1
         );
     }
     sim.shutdown().await;
