@@ -460,15 +460,8 @@ mod tests {
             if self.every.is_some_and(|n| self.calls.is_multiple_of(n)) {
                 return false;
             }
-            if self.random > 0.0 {
-                // xorshift64: deterministic, no dependency.
-                self.seed ^= self.seed << 13;
-                self.seed ^= self.seed >> 7;
-                self.seed ^= self.seed << 17;
-                let draw = (self.seed >> 11) as f64 / (1u64 << 53) as f64;
-                if draw < self.random {
-                    return false;
-                }
+            if self.random > 0.0 && draw(&mut self.seed) < self.random {
+                return false;
             }
             let now = Instant::now();
             self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate)
@@ -526,13 +519,7 @@ mod tests {
                 out
             }));
         }
-        let mut total = Outcome::default();
-        for h in handles {
-            let o = h.await.unwrap();
-            total.ok += o.ok;
-            total.throttled += o.throttled;
-        }
-        total
+        total(handles).await
     }
 
     /// The callers' outcomes summed.

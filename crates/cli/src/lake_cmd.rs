@@ -87,12 +87,7 @@ pub async fn run(cmd: LakeCommand, config: &Config) -> Result<ExitCode> {
         LakeCommand::Verify { run_id } => {
             let ids = match run_id {
                 Some(id) => vec![id.parse()?],
-                None => lake
-                    .committed_runs()
-                    .await?
-                    .into_iter()
-                    .map(|r| r.run_id)
-                    .collect(),
+                None => lake.committed_run_ids().await?,
             };
             if ids.is_empty() {
                 bail!("no committed run in {root} to verify");

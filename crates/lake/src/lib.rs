@@ -188,6 +188,11 @@ impl Lake {
         Ok(runs)
     }
 
+    /// The id of every committed run, oldest first, without reading their records.
+    pub async fn committed_run_ids(&self) -> Result<Vec<RunId>> {
+        Ok(self.committed_run_objects().await?.into_keys().collect())
+    }
+
     /// The current record object of every committed run (its highest revision, see
     /// [`layout::runs_record_key`]), by run id. A run is committed when revision 0 exists.
     pub async fn committed_run_objects(&self) -> Result<BTreeMap<RunId, ObjectMeta>> {
