@@ -5,7 +5,8 @@
 //! stages one account-region (run by a Distributed Map, many at once), `finalize` commits the
 //! run, `report` writes the report suite into the lake. Each handler is a plain async fn over
 //! injected [`Deps`] and a serde event ([`events`]), so tests call it with hand-built events;
-//! the binaries in `src/bin/` only wire it to `lambda_runtime` ([`runtime::serve`]). Failures
+//! the one binary in `src/bin/` only picks the handler named by the function's `Handler`
+//! property and wires it to `lambda_runtime` ([`runtime::serve`]). Failures
 //! carry an [`ErrorKind`] that becomes the Lambda `errorType` the state machine retries on.
 //!
 //! This crate must not collect, write Parquet or compute compliance itself: it sequences the
@@ -47,7 +48,7 @@ impl Handler {
         Handler::Report,
     ];
 
-    /// The binary's (and function's) name.
+    /// The handler's (and function's) name: the function's `Handler` property.
     pub fn name(self) -> &'static str {
         match self {
             Handler::Plan => "plan",
@@ -55,6 +56,11 @@ impl Handler {
             Handler::Finalize => "finalize",
             Handler::Report => "report",
         }
+    }
+
+    /// The handler named `name`, if there is one.
+    pub fn from_name(name: &str) -> Option<Handler> {
+        Handler::ALL.into_iter().find(|h| h.name() == name)
     }
 
     /// Runs the handler on a raw JSON event: a malformed event is [`ErrorKind::BadInput`]

@@ -23,6 +23,32 @@ pub fn init_tracing() {
         .init();
 }
 
+/// The variable Lambda sets to the function's `Handler` property.
+pub const HANDLER_VAR: &str = "_HANDLER";
+
+/// The handler this process serves: `$_HANDLER`, which Lambda sets from the function's
+/// `Handler` property (`plan`, `collect`, `finalize` or `report` in `infra/template.yaml`).
+/// Anything else is an init error naming the variable and the accepted values, so a
+/// misconfigured function fails at its first start instead of running the wrong step.
+pub fn handler_from_env() -> Result<Handler, lambda_runtime::Error> {
+    let value = std::env::var(HANDLER_VAR).unwrap_or_default();
+    let value = value.trim();
+    Handler::from_name(value).ok_or_else(|| {
+        let accepted: Vec<&str> = Handler::ALL.iter().map(|h| h.name()).collect();
+        let found = if value.is_empty() {
+            "not set".to_owned()
+        } else {
+            format!("`{value}`")
+        };
+        let message = format!(
+            "{HANDLER_VAR} is {found}: set the function's Handler property to one of {}",
+            accepted.join(", ")
+        );
+        tracing::error!(%message, "no handler");
+        message.into()
+    })
+}
+
 /// Serves `handler` until the runtime shuts the process down.
 ///
 /// The dependencies are built on the first invocation rather than at init, so a

@@ -325,3 +325,79 @@ async fn a_crashing_environment_is_an_exit_error() {
     let e = f.invoke(json!({})).await.unwrap_err();
     assert_eq!(e.error_type, "Runtime.ExitError", "{e:?}");
 }
+
+#[test]
+fn a_function_without_a_known_handler_fails_at_init_naming_the_variable() {
+    // The one binary serves the handler named by `_HANDLER` (the function's `Handler`
+    // property); a wrong or missing one must stop the process before it asks for work.
+    for value in [Some("bogus"), Some(""), None] {
+        let mut cmd = std::process::Command::new(crate::harness::binary());
+        cmd.env_clear()
+            .env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9")
+            .env("AWS_LAMBDA_FUNCTION_NAME", "patchlake-plan");
+        if let Some(v) = value {
+            cmd.env("_HANDLER", v);
+        }
+        let out = cmd.output().unwrap();
+        assert!(!out.status.success(), "{value:?}: {out:?}");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let shown = match value {
+            Some(v) if !v.is_empty() => format!("`{v}`"),
+            _ => "not set".to_owned(),
+        };
+        assert!(
+            text.contains(&format!("_HANDLER is {shown}"))
+                && text.contains("plan, collect, finalize, report"),
+            "{value:?}: {text}"
+        );
+    }
+}
+
+#[test]
+fn every_function_in_the_hub_template_names_its_handler_and_the_one_zip() {
+    // infra/template.yaml is CloudFormation YAML with intrinsic tags; its function resources
+    // are read as text blocks (a resource runs until the next two-space-indented key).
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../infra/template.yaml");
+    let template = std::fs::read_to_string(path).unwrap();
+    let lines: Vec<&str> = template.lines().collect();
+    for handler in patchlake_lambda::Handler::ALL {
+        let name = handler.name();
+        let resource = format!(
+            "  {}{}Function:",
+            name[..1].to_ascii_uppercase(),
+            &name[1..]
+        );
+        let start = lines
+            .iter()
+            .position(|l| *l == resource)
+            .unwrap_or_else(|| panic!("{resource} not in {path}"));
+        let block: Vec<&str> = lines[start + 1..]
+            .iter()
+            .take_while(|l| l.is_empty() || l.starts_with("   ") || l.starts_with("  #"))
+            .copied()
+            .collect();
+        let handlers: Vec<&str> = block
+            .iter()
+            .filter_map(|l| l.trim().strip_prefix("Handler: "))
+            .collect();
+        assert_eq!(handlers, [name], "{resource} Handler in {path}");
+        assert_eq!(
+            patchlake_lambda::Handler::from_name(handlers[0]),
+            Some(handler)
+        );
+        assert!(
+            block
+                .iter()
+                .any(|l| l.trim() == "CodeUri: ../dist/lambda/patchlake-lambda.zip"),
+            "{resource} must deploy the one zip scripts/package-lambdas builds"
+        );
+    }
+    assert!(
+        !template.contains("Handler: bootstrap"),
+        "a Globals Handler would hide a function without its own"
+    );
+}

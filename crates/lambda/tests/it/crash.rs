@@ -76,14 +76,14 @@ async fn rows(lake: &Lake, run: &RunId) -> BTreeMap<&'static str, Vec<String>> {
 
 /// Plans a run and collects every task with the real binaries; the `finalize` event.
 async fn plan_and_collect(env: &[(String, String)]) -> Value {
-    let mut plan = Environment::start("plan", &binary("plan"), env).await;
+    let mut plan = Environment::start("plan", &binary(), env).await;
     let planned = plan.invoke(json!({})).await.unwrap();
     plan.shutdown().await;
     let object = &planned["tasks_object"];
     let path = std::path::Path::new(object["bucket"].as_str().unwrap())
         .join(object["key"].as_str().unwrap());
     let tasks: Vec<Value> = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
-    let mut collect = Environment::start("collect", &binary("collect"), env).await;
+    let mut collect = Environment::start("collect", &binary(), env).await;
     for task in tasks {
         let out = collect.invoke(task).await.unwrap();
         assert_eq!(out["status"], "ok", "{out}");
@@ -132,7 +132,7 @@ async fn kill_9_of_finalize_then_a_retry_commits_each_run_exactly_once() {
 
     // A clean run: the reference rows, and how long finalize takes.
     let event = plan_and_collect(&env).await;
-    let mut finalize = Environment::start("finalize", &binary("finalize"), &env).await;
+    let mut finalize = Environment::start("finalize", &binary(), &env).await;
     finalize.wait_ready().await;
     let started = Instant::now();
     let out = finalize.invoke(event).await.unwrap();
@@ -150,7 +150,7 @@ async fn kill_9_of_finalize_then_a_retry_commits_each_run_exactly_once() {
         let event = plan_and_collect(&env).await;
         let run_id = event["run"]["run_id"].as_str().unwrap().to_owned();
         let after = length.mul_f64(1.1 * fraction(&mut seed));
-        let mut finalize = Environment::start("finalize", &binary("finalize"), &env).await;
+        let mut finalize = Environment::start("finalize", &binary(), &env).await;
         finalize.wait_ready().await;
         let was_killed = tokio::select! {
             out = finalize.invoke(event.clone()) => {
@@ -172,7 +172,7 @@ async fn kill_9_of_finalize_then_a_retry_commits_each_run_exactly_once() {
             finished += 1;
         }
         // Step Functions' Retry: the same event to a fresh environment.
-        let mut retry = Environment::start("finalize", &binary("finalize"), &env).await;
+        let mut retry = Environment::start("finalize", &binary(), &env).await;
         let out = retry.invoke(event).await;
         retry.shutdown().await;
         let out = out.unwrap_or_else(|e| panic!("{at}: the retried finalize failed: {e:?}"));

@@ -142,7 +142,8 @@ async fn init_error(State(s): State<Arc<EnvState>>, headers: HeaderMap, body: By
 
 impl Environment {
     /// Starts `binary` as an execution environment of `function` with `env` (nothing is
-    /// inherited from the test process but `PATH`).
+    /// inherited from the test process but `PATH`). `_HANDLER` is the function's name, as in
+    /// `infra/template.yaml`, where each function's `Handler` is its name; `env` may override it.
     pub async fn start(
         function: &str,
         binary: &std::path::Path,
@@ -172,6 +173,7 @@ impl Environment {
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
             .env("AWS_LAMBDA_FUNCTION_NAME", function)
+            .env("_HANDLER", function)
             .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024")
             .env(

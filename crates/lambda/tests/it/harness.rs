@@ -70,19 +70,14 @@ pub fn function_env(config: &Config) -> Vec<(String, String)> {
     ]
 }
 
-/// The function binary `name`: Cargo's, or `$PATCHLAKE_LAMBDA_BIN_DIR/<name>` when set (a copy
-/// that another build sharing the target directory cannot replace during a measurement).
-pub fn binary(name: &str) -> PathBuf {
+/// The functions' one binary: Cargo's, or `$PATCHLAKE_LAMBDA_BIN_DIR/patchlake-lambda` when
+/// set (a copy that another build sharing the target directory cannot replace during a
+/// measurement). The emulator picks each function's handler with `_HANDLER`, as Lambda does.
+pub fn binary() -> PathBuf {
     if let Some(dir) = std::env::var_os("PATCHLAKE_LAMBDA_BIN_DIR") {
-        return Path::new(&dir).join(name);
+        return Path::new(&dir).join("patchlake-lambda");
     }
-    PathBuf::from(match name {
-        "plan" => env!("CARGO_BIN_EXE_plan"),
-        "collect" => env!("CARGO_BIN_EXE_collect"),
-        "finalize" => env!("CARGO_BIN_EXE_finalize"),
-        "report" => env!("CARGO_BIN_EXE_report"),
-        other => panic!("no function {other}"),
-    })
+    PathBuf::from(env!("CARGO_BIN_EXE_patchlake-lambda"))
 }
 
 /// The four functions, each a pool of real processes behind the emulator.
@@ -98,7 +93,7 @@ impl Functions {
             .map(|n| {
                 (
                     n.to_owned(),
-                    Function::new(n, binary(n), env.clone(), max_per_function),
+                    Function::new(n, binary(), env.clone(), max_per_function),
                 )
             })
             .collect();

@@ -28,7 +28,7 @@ async fn measure_init_time() {
     for name in ["plan", "collect", "finalize", "report"] {
         let mut samples = Vec::new();
         for _ in 0..5 {
-            let e = Environment::start(name, &binary(name), &env).await;
+            let e = Environment::start(name, &binary(), &env).await;
             e.wait_ready().await;
             samples.push(e.init_time().unwrap().as_secs_f64() * 1000.0);
             e.shutdown().await;
@@ -44,7 +44,7 @@ async fn measure_init_time() {
 
 /// Invokes `name` once in a fresh environment: its output, seconds taken and peak RSS in MiB.
 async fn invoke_fresh(env: &[(String, String)], name: &str, event: Value) -> (Value, f64, f64) {
-    let mut e = Environment::start(name, &binary(name), env).await;
+    let mut e = Environment::start(name, &binary(), env).await;
     let started = std::time::Instant::now();
     let out = e.invoke(event).await.unwrap();
     let elapsed = started.elapsed().as_secs_f64();

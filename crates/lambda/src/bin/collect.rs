@@ -1,7 +1,0 @@
-//! The `collect` Lambda function (see `patchlake_lambda::collect`).
-
-#[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
-    patchlake_lambda::runtime::init_tracing();
-    patchlake_lambda::runtime::serve(patchlake_lambda::Handler::Collect).await
-}
