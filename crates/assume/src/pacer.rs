@@ -19,6 +19,14 @@
 //! - **Grow while clean**: while callers are waiting on the pacer (the pace, not the work,
 //!   is the limit) the rate grows by [`SLOW_GROWTH`] per second from 90% of the last estimate
 //!   up, and by [`FAST_GROWTH`] below that or while the ceiling is unknown.
+//! - **Background throttling**: when pacing at the measured rate did not lower the throttle
+//!   share, the share is taken to be throttling unrelated to the rate (a storm, a noisy
+//!   neighbour) and discounted from later measurements. That belief is self-confirming on a
+//!   token bucket (pacing at `rate / (1 − share)` makes exactly that share throttled), so it
+//!   is **probed**: [`PROBE_FIRST`] after it is learned, and then at doubling intervals, the
+//!   pace drops to `(1 − share) ×` [`BACKOFF`] of itself for [`PROBE_LEN`]. If the share
+//!   falls below half, the throttles were the rate's: the background is dropped and the lower
+//!   pace kept. Otherwise the pace is restored.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -58,8 +66,22 @@ const MAX_BACKGROUND: f64 = 0.9;
 /// fewer say nothing about the service's rate (one call throttled at random in a window of
 /// two measured a rate of zero and pinned the pace at the floor).
 pub const MIN_SAMPLE: u64 = 4;
+/// How long after background throttling is learned it is first probed.
+pub const PROBE_FIRST: Duration = Duration::from_secs(1);
+/// The longest interval between two probes that confirmed the background.
+const PROBE_MAX_INTERVAL: Duration = Duration::from_secs(80);
+/// How long a probe paces lower before it is judged, and the attempts it needs at least.
+pub const PROBE_LEN: Duration = Duration::from_secs(2);
+const PROBE_SAMPLE: u64 = 32;
+/// A probe still short of [`PROBE_SAMPLE`] attempts after this many [`PROBE_LEN`]s ends
+/// without a verdict (at a low pace the sample takes long, and the probe's pace is the
+/// lowest of all).
+const PROBE_PATIENCE: u32 = 4;
 /// Calls per second the pace never goes below.
 pub const FLOOR: f64 = 0.5;
+/// A caller woken this much (plus one interval) after its slot was stalled, not paced: it
+/// takes a new slot rather than joining a burst.
+const LATE: Duration = Duration::from_millis(50);
 /// A caller that waited on the pacer this recently makes the pace the limit (growth applies).
 const LIMITED_FOR: Duration = Duration::from_secs(1);
 
@@ -90,6 +112,22 @@ struct State {
     background: f64,
     /// The last full cut to the measured rate: the window's throttle share and the pace before.
     last_cut: Option<(f64, f64)>,
+    /// Successes per second in the last measured window, background included.
+    ok_rate: Option<f64>,
+    /// The running test of the background share, if any.
+    probe: Option<Probe>,
+    /// When the background share is next probed, and the interval after that.
+    next_probe: Option<(Instant, Duration)>,
+}
+
+/// A lowered pace that tests whether the learned background share is about the rate.
+#[derive(Debug, Clone, Copy)]
+struct Probe {
+    start: Instant,
+    /// The pace to restore if the share holds.
+    before: f64,
+    sent: u64,
+    throttled: u64,
 }
 
 /// Attempts since the throttle that opened the current measurement.
@@ -114,6 +152,8 @@ pub struct PacerSnapshot {
     pub estimate: Option<f64>,
     /// Throttled attempts seen.
     pub throttles: u64,
+    /// The share of attempts taken to be throttled whatever the pace.
+    pub background: f64,
 }
 
 impl Pacer {
@@ -136,6 +176,9 @@ impl Pacer {
                 throttles: 0,
                 background: 0.0,
                 last_cut: None,
+                ok_rate: None,
+                probe: None,
+                next_probe: None,
             }),
         }
     }
@@ -150,13 +193,15 @@ impl Pacer {
             rate: s.rate,
             estimate: s.estimate,
             throttles: s.throttles,
+            background: s.background,
         }
     }
 
     /// Waits for this account-region's next call slot. Call once per HTTP attempt.
     pub async fn acquire(&self) {
+        let mut waited = false;
         loop {
-            let (slot, epoch) = {
+            let (slot, epoch, rate) = {
                 let mut s = self.lock();
                 let now = Instant::now();
                 s.started.get_or_insert(now);
@@ -166,24 +211,31 @@ impl Pacer {
                 };
                 let slot = s.next.max(now);
                 s.next = slot + interval(rate);
-                if slot > now {
-                    s.limited_at = Some(now);
-                    if let Some(w) = &mut s.window {
-                        w.paced += 1;
-                    }
-                } else {
+                if slot <= now {
                     s.sent();
                     return;
                 }
-                (slot, s.epoch)
+                s.limited_at = Some(now);
+                if !waited && let Some(w) = &mut s.window {
+                    w.paced += 1;
+                }
+                waited = true;
+                (slot, s.epoch, rate)
             };
             tokio::time::sleep_until(slot).await;
             let mut s = self.lock();
-            if s.epoch == epoch {
-                s.sent();
-                return;
+            if s.epoch != epoch {
+                // The pace was cut while waiting: the slot was reserved at the old pace.
+                continue;
             }
-            // The pace was cut while waiting: the slot was reserved at the old pace.
+            if Instant::now().saturating_duration_since(slot) > LATE + interval(rate) {
+                // Woken late: the process stalled (a loaded host), and every caller whose
+                // slot passed meanwhile would go at once, a burst the service's bucket, which
+                // refilled only up to its burst size, throttles. Take a fresh slot instead.
+                continue;
+            }
+            s.sent();
+            return;
         }
     }
 
@@ -191,6 +243,12 @@ impl Pacer {
     pub fn record(&self, throttled: bool) {
         let now = Instant::now();
         let mut s = self.lock();
+        if let Some(p) = &mut s.probe {
+            p.throttled += u64::from(throttled);
+        }
+        if s.judge_probe(now, self.cap) {
+            return;
+        }
         if throttled {
             s.throttled(now, self.cap);
         } else {
@@ -305,6 +363,68 @@ impl State {
         if let Some(w) = &mut self.window {
             w.sent += 1;
         }
+        if let Some(p) = &mut self.probe {
+            p.sent += 1;
+        }
+    }
+
+    /// Paces at `rate` from `now` on, in a fresh measurement window.
+    fn reset(&mut self, now: Instant, rate: f64) {
+        self.window = Some(Window {
+            start: now,
+            ok: 0,
+            sent: 0,
+            paced: 0,
+            throttled: 0,
+            rate,
+        });
+        self.rate = Some(rate);
+        self.epoch += 1;
+        self.next = now + interval(rate);
+        self.last_grow = now;
+    }
+
+    /// Judges a probe that has run long enough (see the module documentation); true when it
+    /// ended, the pace being set for what it showed.
+    fn judge_probe(&mut self, now: Instant, cap: Option<f64>) -> bool {
+        let Some(p) = self.probe else { return false };
+        let ran = now.saturating_duration_since(p.start);
+        let long = ran >= PROBE_LEN * PROBE_PATIENCE;
+        if ran < PROBE_LEN || (p.sent < PROBE_SAMPLE && !long) {
+            return false;
+        }
+        self.probe = None;
+        if p.sent < PROBE_SAMPLE {
+            // Too few attempts at the probe's pace to judge (a few attempts are all throttled
+            // or all not by chance): restore the pace, keep the share, probe again later.
+            let rate = clamp(p.before.max(self.rate.unwrap_or(0.0)), cap);
+            self.next_probe = self.next_probe.map(|(_, every)| (now + every, every));
+            self.reset(now, rate);
+            return true;
+        }
+        let share = p.throttled as f64 / p.sent as f64;
+        let probed = self.rate.unwrap_or(p.before);
+        let rate = if share < 0.5 * self.background {
+            // Fewer throttles at a lower pace: they were the rate's. Keep the lower pace.
+            tracing::debug!(target: "patchlake::pacer", share, background = self.background, probed, "probe: not background");
+            self.background = 0.0;
+            self.last_cut = None;
+            self.next_probe = None;
+            self.estimate = Some(probed / BACKOFF);
+            probed
+        } else {
+            tracing::debug!(target: "patchlake::pacer", share, background = self.background, restored = p.before, "probe: background confirmed");
+            self.background = 0.5 * (self.background + share.min(MAX_BACKGROUND));
+            let every = self
+                .next_probe
+                .map_or(PROBE_FIRST, |(_, every)| every)
+                .saturating_mul(2)
+                .min(PROBE_MAX_INTERVAL);
+            self.next_probe = Some((now + every, every));
+            clamp(p.before.max(probed), cap)
+        };
+        self.reset(now, rate);
+        true
     }
 
     fn grow(&mut self, now: Instant, cap: Option<f64>) {
@@ -331,6 +451,10 @@ impl State {
         if let Some(w) = &mut self.window {
             w.throttled += 1;
         }
+        if self.probe.is_some() {
+            // The probe's pace holds until it is judged.
+            return;
+        }
         let started = *self.started.get_or_insert(now);
         if self.rate.is_none() && self.ok_total < MIN_SAMPLE {
             // Too few successes to measure anything (the very first call may be throttled at
@@ -353,6 +477,7 @@ impl State {
                     r = r.min((w.ok as f64 + 1.0) / secs / kept);
                 }
                 if d >= MIN_WINDOW && w.sent >= MIN_SAMPLE {
+                    self.ok_rate = Some(w.ok as f64 / secs);
                     let est = w.ok as f64 / secs / kept;
                     let sent = w.sent.max(1) as f64;
                     let share = w.throttled as f64 / sent;
@@ -365,9 +490,10 @@ impl State {
                     {
                         // Pacing at the measured success rate did not make the service
                         // throttle less: these throttles are not about the rate. Undo the cut
-                        // and discount that share from now on.
+                        // and discount that share from now on (until a probe says otherwise).
                         self.background = share.min(MAX_BACKGROUND);
                         r = before.max(r);
+                        self.next_probe = Some((now + PROBE_FIRST, PROBE_FIRST));
                     } else {
                         let b = self.background;
                         let excess = w.throttled as f64 - b * sent;
@@ -405,21 +531,28 @@ impl State {
             close_window,
             "throttled"
         );
-        if close_window {
-            self.window = Some(Window {
+        let mut rate = clamp(rate, cap);
+        if close_window && self.background > 0.0 && self.next_probe.is_some_and(|(at, _)| now >= at)
+        {
+            self.probe = Some(Probe {
                 start: now,
-                ok: 0,
+                before: rate,
                 sent: 0,
-                paced: 0,
                 throttled: 0,
-                rate: clamp(rate, cap),
             });
+            // Just below the successes per second actually seen: on a token bucket that is its
+            // rate, so the throttles stop; with background throttling they go on.
+            let seen = self.ok_rate.unwrap_or((1.0 - self.background) * rate);
+            rate = clamp(BACKOFF * seen.min(rate), cap);
         }
-        let rate = clamp(rate, cap);
-        self.rate = Some(rate);
-        self.epoch += 1;
-        self.next = now + interval(rate);
-        self.last_grow = now;
+        if close_window {
+            self.reset(now, rate);
+        } else {
+            self.rate = Some(rate);
+            self.epoch += 1;
+            self.next = now + interval(rate);
+            self.last_grow = now;
+        }
     }
 }
 
@@ -620,6 +753,49 @@ mod tests {
         );
     }
 
+    /// A token bucket met by jittered callers on a host that stalls: every 0–6 s the whole
+    /// process stops for 0.1–1.1 s (the clock jumps, so the bucket refills, but only up to its
+    /// burst). Before this model, 38 of 120 runs ended with a throttled share learned as
+    /// background and up to 0.36 throttled per success: callers whose slots passed during a
+    /// stall went at once, the burst was throttled whatever the pace, and the background share
+    /// then sustained itself (finding 10 in RELIABILITY.md).
+    #[tokio::test(start_paused = true)]
+    async fn a_token_bucket_on_a_stalling_host_stays_paced() {
+        let mut wastes = Vec::new();
+        for seed in 0..40u64 {
+            for workers in [8usize, 24, 40] {
+                let pacer = Arc::new(Pacer::new(0));
+                let bucket = Arc::new(Mutex::new(Bucket::new(40.0, 20.0)));
+                let secs = 100;
+                let stalls = tokio::spawn(async move {
+                    let mut rng = (seed ^ 0xDEAD_BEEF) | 1;
+                    loop {
+                        let every = Duration::from_secs_f64(6.0 * draw(&mut rng));
+                        tokio::time::sleep(every).await;
+                        let stall = Duration::from_secs_f64(0.1 + draw(&mut rng));
+                        tokio::time::advance(stall).await;
+                    }
+                });
+                let o = drive_jittered(pacer.clone(), bucket, workers, secs, seed).await;
+                stalls.abort();
+                let waste = o.throttled as f64 / o.ok.max(1) as f64;
+                wastes.push((waste, seed, workers, pacer.snapshot()));
+            }
+        }
+        wastes.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let mean = wastes.iter().map(|w| w.0).sum::<f64>() / wastes.len() as f64;
+        eprintln!("mean {mean:.4}, worst {:?}", &wastes[..3]);
+        assert!(mean <= 0.03, "mean {mean:.4} throttled per success");
+        assert!(
+            wastes[0].0 <= 0.15,
+            "seed {} with {} callers: {:.3} throttled per success, {:?}",
+            wastes[0].1,
+            wastes[0].2,
+            wastes[0].0,
+            wastes[0].3
+        );
+    }
+
     #[tokio::test(start_paused = true)]
     async fn unthrottled_calls_are_never_paced() {
         let pacer = Pacer::new(0);
@@ -751,9 +927,9 @@ mod tests {
     /// concurrency and the SDK's backoff: the pace stays near what the callers send (it sank to
     /// the floor of 0.5/s when the first call was throttled, and a collection never finished).
     #[tokio::test(start_paused = true)]
-    #[ignore = "pacer bug: at 50 % random throttling the pace still drifts down (seed 7: 4/s, \
-                596 ok in 60 s; seed 101: 9/s): the oversending cut on short windows takes \
-                random throttles as a rate signal and is never undone; see RELIABILITY.md"]
+    #[ignore = "pacer bug: at 50 % random throttling the pace still drifts down: 932 / 1,643 / \
+                287 ok in 60 s for seeds 101 / 7 / 12345 (was 1,741 / 596 / -): short windows \
+                read runs of random throttles as a rate signal; see RELIABILITY.md"]
     async fn random_throttling_from_the_first_call_does_not_pin_the_pace_to_the_floor() {
         for seed in [101, 7, 12345] {
             let pacer = Arc::new(Pacer::new(0));
