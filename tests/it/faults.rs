@@ -580,8 +580,8 @@ async fn expired_pagination_tokens_never_shorten_a_result_silently() {
     let mut case = Case::new("expired NextTokens 5%");
     case.sim.seed = Some(108);
     case.sim.bad_token_probability = 0.05;
-    // A listing whose token expired restarts from its first page once; at 5 % of
-    // continuation calls some listings meet a second rejection, and the account-region is
+    // A listing whose token expired restarts from its first page, up to 3 times; at 5 % of
+    // continuation calls some long listings meet a fourth rejection, and the account-region is
     // reported partial or failed with InvalidNextToken, naming the call. (A one-shot expiry
     // completes: `a_single_expired_pagination_token_restarts_its_listing_and_completes`.)
     case.must_complete = false;

@@ -52,16 +52,21 @@ enum Next<P> {
 }
 
 /// The pages of one listing. SSM's pagination tokens expire; a listing whose token is
-/// rejected (`InvalidNextToken`) restarts from its first page once, and fails with that code
-/// only if it happens again. A page still malformed after the SDK's retries fails the
-/// listing with `MalformedResponse`.
+/// rejected (`InvalidNextToken`) restarts from its first page, up to [`MAX_RESTARTS`] times,
+/// and fails with that code only when it happens once more. A page still malformed after the
+/// SDK's retries fails the listing with `MalformedResponse`.
 struct Listing<'t, P, E, F> {
     target: &'t Target,
     operation: &'static str,
     start: F,
     pages: PageStream<P, E>,
-    restarted: bool,
+    restarts: u32,
 }
+
+/// Restarts of one listing after a rejected pagination token. One is not enough when tokens
+/// expire often (at 5 % of continuation calls, a restarted listing of ten pages meets a second
+/// rejection one time in three); unbounded would loop on a token the service always rejects.
+const MAX_RESTARTS: u32 = 3;
 
 impl<'t, P, E, F> Listing<'t, P, E, F>
 where
@@ -76,7 +81,7 @@ where
             operation,
             start,
             pages,
-            restarted: false,
+            restarts: 0,
         }
     }
 
@@ -89,10 +94,11 @@ where
             .and_then(|p| convert::whole(self.operation, p));
         Some(match page {
             Ok(p) => Ok(Next::Page(p)),
-            Err(e) if e.code == INVALID_NEXT_TOKEN && !self.restarted => {
+            Err(e) if e.code == INVALID_NEXT_TOKEN && self.restarts < MAX_RESTARTS => {
+                self.restarts += 1;
                 tracing::info!(account_id = %self.target.account_id, region = %self.target.region,
-                    op = self.operation, "pagination token expired; listing again from the first page");
-                self.restarted = true;
+                    op = self.operation, restart = self.restarts,
+                    "pagination token expired; listing again from the first page");
                 self.pages = (self.start)();
                 Ok(Next::Restarted)
             }
