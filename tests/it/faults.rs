@@ -688,7 +688,5 @@ async fn throttling_with_expiring_sessions() {
     };
     case.session_seconds = Some(3);
     case.sets = vec!["aws.max_attempts=12"];
-    // 10 instances per region keeps the case near 30 s (see RELIABILITY.md).
-    case.instances = 10;
     run_case(case).await;
 }
