@@ -20,7 +20,7 @@
 -- Days are rounded to tenths half away from zero from whole quotients, FLOOR((x + h) / 2h),
 -- so every engine rounds the same number the same way (ROUND of a double does not: 2.05 is
 -- 2.0499.. in binary).
-WITH runs AS (
+WITH past_runs AS (
     SELECT run_id, run_started_at, runs_back
     FROM history_params
     WHERE runs_back >= 0
@@ -41,7 +41,7 @@ reporting AS (
             ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
         ) AS cum
     FROM (SELECT DISTINCT account_id, region, instance_id FROM reported) i
-    CROSS JOIN runs r
+    CROSS JOIN past_runs r
     LEFT JOIN reported s
         ON s.account_id = i.account_id
        AND s.region = i.region
@@ -60,7 +60,7 @@ missing AS (
        AND g.region = p.region
        AND g.instance_id = p.instance_id
        AND g.run_id = p.run_id
-    JOIN runs r
+    JOIN past_runs r
         ON r.run_id = p.run_id
     WHERE p.state IN ('Missing', 'MISSING', 'Failed', 'FAILED')
 ),
@@ -122,7 +122,7 @@ kinds AS (
     -- the window.
     SELECT p.title, MAX(p.classification) AS classification, MAX(p.severity) AS severity
     FROM history_instance_patches p
-    JOIN runs r
+    JOIN past_runs r
         ON r.run_id = p.run_id
     WHERE p.state IN ('Missing', 'MISSING', 'Failed', 'FAILED')
     GROUP BY p.title

@@ -6,6 +6,8 @@
 -- leaves out of its counts and counts apart while exclude_inactive is on (the default), so
 -- each instance missing from those counts is named here. `patch_data` says what is known of
 -- an instance's patches whatever its status: none (no patch state), stale, or current.
+-- The selected run's parameters are history_params' runs_back 0 row (the params table
+-- has no Athena twin).
 SELECT
     ic.account_id,
     ic.region,
@@ -33,7 +35,8 @@ SELECT
     ic.patch_group,
     ic.baseline_id
 FROM instance_compliance ic
-CROSS JOIN params p
+JOIN history_params p
+    ON p.runs_back = 0
 WHERE ic.status IN ('stale', 'unreported', 'inactive')
 ORDER BY
     CASE ic.status WHEN 'inactive' THEN 1 ELSE 0 END,

@@ -208,19 +208,56 @@ pub fn latest_view(table: Table) -> String {
     )
 }
 
-/// The reports Athena gets as views, derived from `queries/<name>.sql`. Their SQL is in the
-/// common subset of DataFusion and Trino apart from the rewrites of [`to_athena`]. The others
-/// are not: `stale_and_unreported` reads the selected run's `params` row and `date_part`,
-/// `maintenance_window_context` has `UNNEST` in its select list (Trino: `CROSS JOIN UNNEST`),
-/// `cve_exposure` and `days_missing` use DataFusion's array and date functions.
-pub const ATHENA_REPORTS: [&str; 7] = [
+/// The reports Athena gets as views, derived from `queries/<name>.sql`: every report. Their
+/// SQL is in the common subset of DataFusion and Trino apart from the rewrites of
+/// [`to_athena`], which refuses a report that leaves it.
+pub const ATHENA_REPORTS: [&str; 11] = [
     "compliance_by_patch_group",
     "compliance_by_baseline",
     "compliance_by_operating_system",
     "compliance_by_account_region",
     "missing_critical_patches",
+    "cve_exposure",
+    "stale_and_unreported",
     "baseline_drift",
+    "maintenance_window_context",
     "compliance_trend",
+    "days_missing",
+];
+
+/// Functions that exist in Trino (Athena engine 3) with the meaning DataFusion gives them, for
+/// the argument types the queries pass: aggregates, window functions, `COALESCE`/`NULLIF`,
+/// `FLOOR`, `ROUND(double, n)` (both round half away from zero from `x * 10^n`), `UPPER`.
+/// Any other function call is refused: add one here only after checking both dialects.
+/// (`date_part('epoch', ...)` and select-list `UNNEST` are rewritten, not listed.)
+pub const TRINO_FUNCTIONS: &[&str] = &[
+    "COUNT",
+    "SUM",
+    "MIN",
+    "MAX",
+    "AVG",
+    "COALESCE",
+    "NULLIF",
+    "CAST",
+    "FLOOR",
+    "ROUND",
+    "UPPER",
+    "LOWER",
+    "ROW_NUMBER",
+    "RANK",
+    "DENSE_RANK",
+];
+
+/// Words that may precede `(` without being a function call.
+const KEYWORDS_BEFORE_PAREN: &[&str] = &[
+    "AS", "IN", "OVER", "FILTER", "AND", "OR", "NOT", "FROM", "JOIN", "ON", "EXISTS", "WHEN",
+    "THEN", "ELSE", "SELECT", "WHERE", "HAVING", "BY", "USING", "VALUES", "ALL", "ANY", "DISTINCT",
+    "EXCLUDE",
+];
+
+/// Clause words that end a `FROM <relation> [alias]`.
+const CLAUSE_WORDS: &[&str] = &[
+    "WHERE", "GROUP", "ORDER", "HAVING", "LIMIT", "UNION", "WINDOW",
 ];
 
 /// A DataFusion view or report and the Athena view derived from it.
@@ -333,12 +370,16 @@ fn tokens(sql: &str) -> Vec<Token> {
 ///    - 86400 * CAST(p.stale_after_days AS DOUBLE)`: Athena's `history_params` has no
 ///    `stale_before` (Trino and DataFusion share no interval arithmetic);
 /// 3. `SELECT * EXCLUDE (...)` lists the remaining columns (Trino has no `EXCLUDE`);
-/// 4. `CREATE VIEW` becomes `CREATE OR REPLACE VIEW`, and a report becomes a view of its name.
+/// 4. `date_part('epoch', x)` becomes `to_unixtime(x)` (epoch seconds as a double in both;
+///    Trino has no `date_part`);
+/// 5. a select-list item `UNNEST(<column>) AS <name>` of a query over one relation becomes
+///    `u.<name>`, with `CROSS JOIN UNNEST(<column>) AS u(<name>)` after the relation: Trino
+///    unnests only in `FROM`, and both forms drop the rows whose list is NULL or empty;
+/// 6. `CREATE VIEW` becomes `CREATE OR REPLACE VIEW`, and a report becomes a view of its name.
 ///
 /// Anything else DataFusion-only that it meets (`params`, the selected run's `runs`, `::`
-/// casts, `UNNEST` in a select list, another `EXCLUDE` or `stale_before`) is an error naming
-/// the file. Functions are not checked: a report joins [`ATHENA_REPORTS`] only if its
-/// functions exist in Trino with the same meaning.
+/// casts, another `UNNEST`, `date_part` or `EXCLUDE`, `stale_before`, a function not in
+/// [`TRINO_FUNCTIONS`]) is an error naming the file.
 pub fn to_athena(d: &Derived, columns: &[String]) -> Result<String> {
     let fail = |detail: String| Error::Athena {
         view: d.name.to_owned(),
@@ -348,7 +389,11 @@ pub fn to_athena(d: &Derived, columns: &[String]) -> Result<String> {
     let sql = d.sql;
     let toks = tokens(sql);
     let text = |t: &Token| &sql[t.start..t.end];
-    // (start, end, replacement), non-overlapping, in order.
+    let is = |i: usize, word: &str| {
+        toks.get(i)
+            .is_some_and(|t| text(t).eq_ignore_ascii_case(word))
+    };
+    // (start, end, replacement), non-overlapping.
     let mut edits: Vec<(usize, usize, String)> = Vec::new();
     let mut applied: Vec<&str> = Vec::new();
     let mut note = |a: &'static str| {
@@ -356,6 +401,8 @@ pub fn to_athena(d: &Derived, columns: &[String]) -> Result<String> {
             applied.push(a);
         }
     };
+    // The FROM tokens that got a CROSS JOIN UNNEST: one per select list.
+    let mut unnested_from: Vec<usize> = Vec::new();
     for (i, t) in toks.iter().enumerate() {
         let word = text(t);
         let after_from = i > 0
@@ -422,18 +469,66 @@ pub fn to_athena(d: &Derived, columns: &[String]) -> Result<String> {
             edits.push((toks[i - 2].start, close.end, format!("SELECT\n{list}")));
             note("SELECT * EXCLUDE spelled out (Trino has no EXCLUDE)");
         }
+        if t.word && word.eq_ignore_ascii_case("date_part") {
+            // date_part('epoch', <x>) → to_unixtime(<x>)
+            let epoch = is(i + 1, "(") && is(i + 2, "'epoch'") && is(i + 3, ",");
+            let Some(next) = toks.get(i + 4).filter(|_| epoch) else {
+                return Err(fail(
+                    "uses date_part other than as `date_part('epoch', ...)`; Trino has no \
+                     date_part (compare epoch seconds, or add a tested rewrite)"
+                        .to_owned(),
+                ));
+            };
+            edits.push((t.start, next.start, "to_unixtime(".to_owned()));
+            note("date_part('epoch', x) as to_unixtime(x)");
+        }
         if t.word
             && word.eq_ignore_ascii_case("UNNEST")
             && !(i > 0 && text(&toks[i - 1]).eq_ignore_ascii_case("JOIN"))
         {
-            return Err(fail(
-                "uses UNNEST outside `CROSS JOIN UNNEST(...)`, which Trino requires".to_owned(),
-            ));
+            let (item, from, insert_at, lateral) =
+                select_list_unnest(sql, &toks, i).map_err(|why| {
+                    fail(format!(
+                        "uses UNNEST outside `CROSS JOIN UNNEST(...)`, which Trino requires, \
+                         and not as a rewritable select-list item: {why}"
+                    ))
+                })?;
+            if unnested_from.contains(&from) {
+                return Err(fail(
+                    "has more than one UNNEST in a select list (DataFusion zips them, a CROSS \
+                     JOIN per list would multiply them)"
+                        .to_owned(),
+                ));
+            }
+            unnested_from.push(from);
+            edits.push(item);
+            edits.push((insert_at, insert_at, lateral));
+            note("select-list UNNEST as CROSS JOIN UNNEST (Trino unnests only in FROM)");
+        }
+        if t.word
+            && is(i + 1, "(")
+            && !(i > 0 && text(&toks[i - 1]) == ".")
+            && !["DATE_PART", "UNNEST"]
+                .iter()
+                .chain(KEYWORDS_BEFORE_PAREN)
+                .chain(TRINO_FUNCTIONS)
+                .any(|k| word.eq_ignore_ascii_case(k))
+        {
+            return Err(fail(format!(
+                "calls `{word}`, which is not in athena::TRINO_FUNCTIONS (functions known to mean \
+                 the same in Trino)"
+            )));
         }
         if text(t) == ":" && toks.get(i + 1).is_some_and(|n| text(n) == ":") {
             return Err(fail("uses a `::` cast; write CAST(... AS ...)".to_owned()));
         }
     }
+    if !unnested_from.is_empty() && toks.iter().any(|t| text(t) == "u") {
+        return Err(fail(
+            "names something `u`, the alias the UNNEST rewrite gives its relation".to_owned(),
+        ));
+    }
+    edits.sort_by_key(|e| e.0);
     let mut out = String::with_capacity(sql.len() + 512);
     let mut at = 0;
     for (start, end, with) in &edits {
@@ -477,6 +572,83 @@ pub fn to_athena(d: &Derived, columns: &[String]) -> Result<String> {
         header.push_str(&format!("\n-- Rewritten: {a}."));
     }
     Ok(format!("{header}\n{out}"))
+}
+
+/// The select-list `UNNEST(<column>) AS <name>` starting at token `i`, as rewrite 5 of
+/// [`to_athena`]: (the edit of the item, the index of its `FROM` token, where the relation and
+/// its alias end, the `CROSS JOIN UNNEST` to insert there), or why it is not one.
+#[allow(clippy::type_complexity)]
+fn select_list_unnest(
+    sql: &str,
+    toks: &[Token],
+    i: usize,
+) -> std::result::Result<((usize, usize, String), usize, usize, String), String> {
+    let text = |j: usize| toks.get(j).map_or("", |t| &sql[t.start..t.end]);
+    let word = |j: usize| toks.get(j).is_some_and(|t| t.word);
+    let is = |j: usize, w: &str| text(j).eq_ignore_ascii_case(w);
+    if !(i > 0 && (is(i - 1, "SELECT") || is(i - 1, ","))) {
+        return Err("it does not start a select-list item".to_owned());
+    }
+    // UNNEST ( <column> | <alias> . <column> ) AS <name> followed by `,` or FROM
+    let arg_end = if word(i + 2) && is(i + 3, ")") {
+        i + 3
+    } else if word(i + 2) && is(i + 3, ".") && word(i + 4) && is(i + 5, ")") {
+        i + 5
+    } else {
+        return Err("its argument is not a column".to_owned());
+    };
+    if !(is(i + 1, "(") && is(arg_end + 1, "AS") && word(arg_end + 2)) {
+        return Err("it has no `AS <name>`".to_owned());
+    }
+    let name_at = arg_end + 2;
+    if !(is(name_at + 1, ",") || is(name_at + 1, "FROM")) {
+        return Err("it is part of a larger expression".to_owned());
+    }
+    // The FROM of this select list, at its parenthesis depth.
+    let mut depth = 0usize;
+    let mut from = None;
+    for j in name_at + 1..toks.len() {
+        match text(j) {
+            "(" => depth += 1,
+            ")" if depth == 0 => break,
+            ")" => depth -= 1,
+            _ if depth == 0 && is(j, "FROM") => {
+                from = Some(j);
+                break;
+            }
+            _ => {}
+        }
+    }
+    let from = from.ok_or("its select list has no FROM")?;
+    let relation = from + 1;
+    if !word(relation) {
+        return Err("it selects from a subquery".to_owned());
+    }
+    let ends =
+        |j: usize| j >= toks.len() || text(j) == ")" || CLAUSE_WORDS.iter().any(|w| is(j, w));
+    let mut end = relation;
+    if !ends(end + 1) && is(end + 1, "AS") && word(end + 2) {
+        end += 2;
+    } else if !ends(end + 1) && word(end + 1) && !is(end + 1, "AS") {
+        end += 1;
+    }
+    let known_words = ["JOIN", "CROSS", "LEFT", "RIGHT", "INNER", "FULL", "ON"];
+    if !ends(end + 1) || known_words.iter().any(|w| is(end, w)) {
+        return Err("its FROM holds more than one relation".to_owned());
+    }
+    let column = &sql[toks[i + 2].start..toks[arg_end - 1].end];
+    let name = text(name_at);
+    let line_start = sql[..toks[from].start].rfind('\n').map_or(0, |n| n + 1);
+    let indent: String = sql[line_start..toks[from].start]
+        .chars()
+        .take_while(|c| c.is_whitespace())
+        .collect();
+    Ok((
+        (toks[i].start, toks[name_at].end, format!("u.{name}")),
+        from,
+        toks[end].end,
+        format!("\n{indent}CROSS JOIN UNNEST({column}) AS u({name})"),
+    ))
 }
 
 /// The Athena views derived from DataFusion SQL: (path under `queries/athena/`, content).
@@ -544,5 +716,84 @@ mod tests {
         assert!(ddl.contains("dt=${dt}/"), "{ddl}");
         let ddl = create_table(Table::InstancePatches);
         assert!(ddl.contains("`cve_ids` array<string>"), "{ddl}");
+    }
+
+    fn report(sql: &'static str) -> Derived {
+        Derived {
+            name: "r",
+            source_file: "r.sql".to_owned(),
+            athena_file: "views/50_r.sql".to_owned(),
+            sql,
+            is_view: false,
+        }
+    }
+
+    /// The SQL of the derived view, without its header comments and `CREATE` line.
+    fn body(sql: &'static str) -> String {
+        let out = to_athena(&report(sql), &[]).unwrap();
+        out.split_once("CREATE OR REPLACE VIEW r AS\n")
+            .unwrap()
+            .1
+            .to_owned()
+    }
+
+    #[test]
+    fn epoch_seconds_are_read_with_to_unixtime() {
+        assert_eq!(
+            body("SELECT date_part('epoch', p.a) - date_part( 'EPOCH' ,\n p.b) AS s FROM t p"),
+            "SELECT to_unixtime(p.a) - to_unixtime(p.b) AS s FROM t p"
+        );
+        let err = to_athena(&report("SELECT date_part('day', p.a) AS d FROM t p"), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("date_part") && err.contains("r.sql"), "{err}");
+    }
+
+    #[test]
+    fn a_select_list_unnest_becomes_a_cross_join_unnest() {
+        assert_eq!(
+            body(
+                "WITH g AS (\n    SELECT\n        w.id,\n        UNNEST(w.groups) AS grp,\n        \
+                 w.name\n    FROM maintenance_windows w\n    WHERE w.enabled\n)\nSELECT * FROM g"
+            ),
+            "WITH g AS (\n    SELECT\n        w.id,\n        u.grp,\n        w.name\n    \
+             FROM latest_maintenance_windows w\n    CROSS JOIN UNNEST(w.groups) AS u(grp)\n    \
+             WHERE w.enabled\n)\nSELECT * FROM g"
+        );
+        // First in the list, no alias, at the end of a CTE and at the end of the text.
+        assert_eq!(
+            body("WITH c AS (SELECT UNNEST(ids) AS id, k FROM o) SELECT * FROM c"),
+            "WITH c AS (SELECT u.id, k FROM o\nCROSS JOIN UNNEST(ids) AS u(id)) SELECT * FROM c"
+        );
+        assert_eq!(
+            body("SELECT UNNEST(ids) AS id FROM o AS x"),
+            "SELECT u.id FROM o AS x\nCROSS JOIN UNNEST(ids) AS u(id)"
+        );
+    }
+
+    #[test]
+    fn functions_outside_the_common_subset_are_refused() {
+        for (sql, name) in [
+            ("SELECT array_has(t.a, 'x') AS h FROM t", "array_has"),
+            (
+                "SELECT t.a FROM t WHERE starts_with(t.a, 'x')",
+                "starts_with",
+            ),
+            (
+                "SELECT COUNT(*) AS n, to_char(t.a, '%Y') AS y FROM t",
+                "to_char",
+            ),
+        ] {
+            let err = to_athena(&report(sql), &[]).unwrap_err().to_string();
+            assert!(
+                err.contains(&format!("`{name}`")) && err.contains("r.sql"),
+                "{err}"
+            );
+        }
+        // Keywords before a parenthesis are not calls, nor are the known functions.
+        body(
+            "WITH a AS (SELECT t.k FROM t) SELECT COUNT(*) FILTER (WHERE a.k IN (1)) AS n, \
+             DENSE_RANK() OVER (ORDER BY a.k) AS r FROM a WHERE NOT (a.k = 2) AND (a.k > 0)",
+        );
     }
 }
