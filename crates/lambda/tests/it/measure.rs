@@ -1,9 +1,9 @@
 //! Measurements, not assertions on time: Lambda init time (process start to the first `next`
 //! request) of every function, and the peak RSS of `collect` (a full and an incremental one),
 //! `finalize`, `plan` and `report` on a 10,000-instance account-region. Run with
-//! `cargo test --workspace measure -- --ignored --nocapture` (with
-//! `PATCHLAKE_LAMBDA_BIN_DIR` set to a copy of the function binaries when other builds share
-//! the target directory).
+//! `cargo test --workspace measure -- --ignored --nocapture` (with `PATCHLAKE_LAMBDA_BIN_DIR`
+//! set to a directory holding a copy of the function binary when other builds share the
+//! target directory).
 
 use serde_json::{Value, json};
 
