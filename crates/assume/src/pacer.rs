@@ -929,7 +929,9 @@ mod tests {
     #[tokio::test(start_paused = true)]
     #[ignore = "pacer bug: at 50 % random throttling the pace still drifts down: 932 / 1,643 / \
                 287 ok in 60 s for seeds 101 / 7 / 12345 (was 1,741 / 596 / -): short windows \
-                read runs of random throttles as a rate signal; see RELIABILITY.md"]
+                read runs of random throttles as a rate signal. Growing fast through background \
+                windows passed it (074c10d) but ran 2 of 200 account-regions away in the \
+                release bench, so it was reverted; see RELIABILITY.md finding 10"]
     async fn random_throttling_from_the_first_call_does_not_pin_the_pace_to_the_floor() {
         for seed in [101, 7, 12345] {
             let pacer = Arc::new(Pacer::new(0));
