@@ -24,9 +24,9 @@
 //!   neighbour) and discounted from later measurements. That belief is self-confirming on a
 //!   token bucket (pacing at `rate / (1 − share)` makes exactly that share throttled), so it
 //!   is **probed**: [`PROBE_FIRST`] after it is learned, and then at doubling intervals, the
-//!   pace drops to `(1 − share) ×` [`BACKOFF`] of itself for [`PROBE_LEN`]. If the share
-//!   falls below half, the throttles were the rate's: the background is dropped and the lower
-//!   pace kept. Otherwise the pace is restored.
+//!   pace drops to [`BACKOFF`] × the successes per second of the last window for
+//!   [`PROBE_LEN`]. If the share falls below half, the throttles were the rate's: the
+//!   background is dropped and the lower pace kept. Otherwise the pace is restored.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -368,6 +368,14 @@ impl State {
         }
     }
 
+    /// Paces at `rate` from `now` on: slots reserved at the old pace are redone.
+    fn set_pace(&mut self, now: Instant, rate: f64) {
+        self.rate = Some(rate);
+        self.epoch += 1;
+        self.next = now + interval(rate);
+        self.last_grow = now;
+    }
+
     /// Paces at `rate` from `now` on, in a fresh measurement window.
     fn reset(&mut self, now: Instant, rate: f64) {
         self.window = Some(Window {
@@ -378,10 +386,7 @@ impl State {
             throttled: 0,
             rate,
         });
-        self.rate = Some(rate);
-        self.epoch += 1;
-        self.next = now + interval(rate);
-        self.last_grow = now;
+        self.set_pace(now, rate);
     }
 
     /// Judges a probe that has run long enough (see the module documentation); true when it
@@ -548,10 +553,7 @@ impl State {
         if close_window {
             self.reset(now, rate);
         } else {
-            self.rate = Some(rate);
-            self.epoch += 1;
-            self.next = now + interval(rate);
-            self.last_grow = now;
+            self.set_pace(now, rate);
         }
     }
 }

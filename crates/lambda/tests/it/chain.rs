@@ -336,7 +336,7 @@ fn a_function_without_a_known_handler_fails_at_init_naming_the_variable() {
             .env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9")
             .env("AWS_LAMBDA_FUNCTION_NAME", "patchlake-plan");
         if let Some(v) = value {
-            cmd.env("_HANDLER", v);
+            cmd.env(patchlake_lambda::runtime::HANDLER_VAR, v);
         }
         let out = cmd.output().unwrap();
         assert!(!out.status.success(), "{value:?}: {out:?}");

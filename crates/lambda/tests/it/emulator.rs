@@ -173,7 +173,7 @@ impl Environment {
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
             .env("AWS_LAMBDA_FUNCTION_NAME", function)
-            .env("_HANDLER", function)
+            .env(patchlake_lambda::runtime::HANDLER_VAR, function)
             .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024")
             .env(
