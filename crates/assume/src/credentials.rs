@@ -1,6 +1,6 @@
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::error::CredentialsError;
@@ -162,7 +162,14 @@ struct RoleParams {
 struct AssumedRole {
     sts: aws_sdk_sts::Client,
     params: RoleParams,
-    current: Mutex<Credentials>,
+    current: Mutex<Session>,
+}
+
+/// The credentials handed out, and when their last renewal failed.
+#[derive(Debug)]
+struct Session {
+    credentials: Credentials,
+    renewal_failed_at: Option<Instant>,
 }
 
 impl AssumedRole {
@@ -171,7 +178,10 @@ impl AssumedRole {
         Ok(AssumedRole {
             sts,
             params,
-            current: Mutex::new(creds),
+            current: Mutex::new(Session {
+                credentials: creds,
+                renewal_failed_at: None,
+            }),
         })
     }
 
@@ -181,19 +191,55 @@ impl AssumedRole {
         Duration::from_secs(300.min(self.params.duration_seconds.max(4) as u64 / 4))
     }
 
+    /// While a renewal keeps failing, the session in hand is still handed out until half the
+    /// margin is left, and renewal is retried at most every tenth of the margin: one STS
+    /// hiccup (a throttle, a 5xx, a defective answer) five minutes before expiry must not fail
+    /// every call of the account while its session is good for minutes.
+    fn still_usable(&self, left: Duration) -> bool {
+        left > self.refresh_margin() / 2
+    }
+
+    fn renewal_backoff(&self) -> Duration {
+        self.refresh_margin() / 10
+    }
+
     async fn load(&self) -> provider::Result {
-        let mut current = self.current.lock().await;
-        let fresh = current.expiry().is_none_or(|exp| {
-            exp.duration_since(SystemTime::now())
-                .is_ok_and(|left| left > self.refresh_margin())
-        });
-        if !fresh {
-            tracing::debug!(account_id = %self.params.account_id, "refreshing role session before expiry");
-            *current = assume(&self.sts, &self.params)
-                .await
-                .map_err(CredentialsError::provider_error)?;
+        let mut session = self.current.lock().await;
+        // `None`: no expiry, or already expired (no time left).
+        let left = match session.credentials.expiry() {
+            None => return Ok(session.credentials.clone()),
+            Some(exp) => exp.duration_since(SystemTime::now()).ok(),
+        };
+        if left.is_some_and(|left| left > self.refresh_margin()) {
+            return Ok(session.credentials.clone());
         }
-        Ok(current.clone())
+        let usable = left.is_some_and(|left| self.still_usable(left));
+        if usable
+            && session
+                .renewal_failed_at
+                .is_some_and(|at| at.elapsed() < self.renewal_backoff())
+        {
+            return Ok(session.credentials.clone());
+        }
+        tracing::debug!(account_id = %self.params.account_id, "refreshing role session before expiry");
+        match assume(&self.sts, &self.params).await {
+            Ok(renewed) => {
+                session.credentials = renewed;
+                session.renewal_failed_at = None;
+                Ok(session.credentials.clone())
+            }
+            Err(e) if usable => {
+                tracing::warn!(
+                    account_id = %self.params.account_id,
+                    seconds_left = left.map_or(0, |l| l.as_secs()),
+                    error = %e,
+                    "renewing the role session failed; using the current session while it lasts"
+                );
+                session.renewal_failed_at = Some(Instant::now());
+                Ok(session.credentials.clone())
+            }
+            Err(e) => Err(CredentialsError::provider_error(e)),
+        }
     }
 }
 

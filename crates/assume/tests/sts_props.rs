@@ -410,12 +410,16 @@ proptest! {
 }
 
 /// A session that is renewed, where the renewal answers with credentials already expired:
-/// the provider fails (naming the account and the role) rather than handing out either the
-/// lapsed session or the expired renewal.
+/// the expired renewal is never handed out. While the session in hand is still good (more
+/// than half the renewal margin left) it is kept and the renewal retried after a back-off;
+/// once it is not, the provider fails, naming the account and the role. A renewal that
+/// succeeds later replaces it.
 #[test]
-fn a_renewal_answering_expired_credentials_is_refused_not_used() {
-    // 8 s sessions are renewed 2 s before expiry.
-    let w = world(8);
+fn a_failed_renewal_keeps_the_valid_session_and_never_hands_out_an_expired_one() {
+    // 40 s sessions: renewed from 10 s before expiry, kept through failed renewals until 5 s
+    // before expiry, renewal retried at most every second. The answers' expiry times are in
+    // whole seconds, so `Expiry::In(9)` leaves 8-9 s.
+    let w = world(40);
     let creds = |key: &str, exp: i64| {
         answer(&credentials_xml(
             &Member::Value(key.into()),
@@ -425,24 +429,62 @@ fn a_renewal_answering_expired_credentials_is_refused_not_used() {
         ))
         .into_bytes()
     };
-    w.sts.serve(vec![
-        (200, creds("ASIAFIRST", 3)),
-        (200, creds("ASIARENEWED", -60)),
-    ]);
     let assumer = RoleAssumer::new(w.factory.clone(), w.config.clone());
-    w.rt.block_on(async {
-        let provider = assumer.credentials_for(ACCOUNT).await.unwrap();
-        let first = provider.provide_credentials().await.unwrap();
-        assert_eq!(first.access_key_id(), "ASIAFIRST");
-        // Within the renewal margin: the next load renews, and the renewal is expired.
-        tokio::time::sleep(Duration::from_millis(1500)).await;
-        let e = provider.provide_credentials().await.unwrap_err();
-        let e = format!(
+    let error_text = |e: aws_credential_types::provider::error::CredentialsError| {
+        format!(
             "{}",
             aws_smithy_types::error::display::DisplayErrorContext(e)
-        );
+        )
+    };
+    w.rt.block_on(async {
+        // A session inside the renewal margin from the start, whose renewals answer expired
+        // credentials.
+        w.sts.serve(vec![
+            (200, creds("ASIAFIRST", 9)),
+            (200, creds("ASIAEXPIRED", -60)),
+        ]);
+        let provider = assumer.credentials_for(ACCOUNT).await.unwrap();
+        assert_eq!(w.sts.requests(), 1);
+        // Inside the renewal margin and still usable: the renewal fails, the session in hand
+        // is handed out.
+        let kept = provider.provide_credentials().await.unwrap();
+        assert_eq!(kept.access_key_id(), "ASIAFIRST");
+        assert_eq!(w.sts.requests(), 2, "one AssumeRole, one renewal");
+        // Within the back-off: no second renewal.
+        let kept = provider.provide_credentials().await.unwrap();
+        assert_eq!(kept.access_key_id(), "ASIAFIRST");
+        assert_eq!(w.sts.requests(), 2, "no renewal within the back-off");
+        // Under 5 s left: no longer usable, and the renewal fails again: an error naming
+        // where.
+        tokio::time::sleep(Duration::from_millis(4100)).await;
+        let e = error_text(provider.provide_credentials().await.unwrap_err());
         assert!(e.contains(ACCOUNT) && e.contains(&role_arn()), "{e}");
         assert!(e.contains("Expiration") && e.contains("passed"), "{e}");
-        assert_eq!(w.sts.requests(), 2, "one AssumeRole, one renewal");
+        assert_eq!(w.sts.requests(), 3);
+
+        // Another account's session, whose first renewal fails and second succeeds.
+        let other = "210987654321";
+        w.sts.serve(vec![
+            (200, creds("ASIASECOND", 9)),
+            (200, creds("ASIAEXPIRED", -60)),
+            (200, creds("ASIARENEWED", 3600)),
+        ]);
+        let provider = assumer.credentials_for(other).await.unwrap();
+        let kept = provider.provide_credentials().await.unwrap();
+        assert_eq!(
+            kept.access_key_id(),
+            "ASIASECOND",
+            "kept through the failed renewal"
+        );
+        assert_eq!(w.sts.requests(), 2);
+        // After the back-off: renewed.
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let renewed = provider.provide_credentials().await.unwrap();
+        assert_eq!(
+            renewed.access_key_id(),
+            "ASIARENEWED",
+            "renewed after the back-off"
+        );
+        assert_eq!(w.sts.requests(), 3);
     });
 }
