@@ -223,8 +223,14 @@ async fn run(
     Ok(())
 }
 
+fn main() -> Result<()> {
+    // The CLI's malloc settings, before any thread starts, so the bench measures them.
+    patchlake_query::malloc::tune();
+    run_main()
+}
+
 #[tokio::main]
-async fn main() -> Result<()> {
+async fn run_main() -> Result<()> {
     match Cli::parse().command {
         Command::Run {
             lake,

@@ -146,8 +146,11 @@ enum ConfigCommand {
 }
 
 fn main() -> ExitCode {
+    // Before any thread starts (see the module).
+    let malloc = patchlake_query::malloc::tune();
     let cli = Cli::parse();
     init_tracing(&cli.global.log_format);
+    tracing::debug!(?malloc, "glibc malloc settings");
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {

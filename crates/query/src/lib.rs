@@ -13,6 +13,7 @@
 
 pub mod athena;
 pub mod error;
+pub mod malloc;
 pub mod reports;
 mod store;
 pub mod table;
