@@ -399,17 +399,15 @@ impl State {
             return false;
         }
         self.probe = None;
-        if p.sent < PROBE_SAMPLE {
+        let probed = self.rate.unwrap_or(p.before);
+        let restored = clamp(p.before.max(probed), cap);
+        let share = p.throttled as f64 / p.sent as f64;
+        let rate = if p.sent < PROBE_SAMPLE {
             // Too few attempts at the probe's pace to judge (a few attempts are all throttled
             // or all not by chance): restore the pace, keep the share, probe again later.
-            let rate = clamp(p.before.max(self.rate.unwrap_or(0.0)), cap);
             self.next_probe = self.next_probe.map(|(_, every)| (now + every, every));
-            self.reset(now, rate);
-            return true;
-        }
-        let share = p.throttled as f64 / p.sent as f64;
-        let probed = self.rate.unwrap_or(p.before);
-        let rate = if share < 0.5 * self.background {
+            restored
+        } else if share < 0.5 * self.background {
             // Fewer throttles at a lower pace: they were the rate's. Keep the lower pace.
             tracing::debug!(target: "patchlake::pacer", share, background = self.background, probed, "probe: not background");
             self.background = 0.0;
@@ -426,7 +424,7 @@ impl State {
                 .saturating_mul(2)
                 .min(PROBE_MAX_INTERVAL);
             self.next_probe = Some((now + every, every));
-            clamp(p.before.max(probed), cap)
+            restored
         };
         self.reset(now, rate);
         true
@@ -617,28 +615,36 @@ mod tests {
         throttled: u64,
     }
 
-    /// `workers` callers, each making attempts one at a time through `pacer` for `secs`
-    /// against a bucket, with `latency` each way and the SDK's 100 ms-base backoff after a
-    /// throttle.
-    async fn drive(
+    /// How a modelled caller waits: on the way to the server, on the way back, and after its
+    /// `failures`-th throttle in a row.
+    trait Caller: Send + 'static {
+        fn to_server(&mut self) -> Duration;
+        fn back(&mut self) -> Duration;
+        fn backoff(&mut self, failures: u32) -> Duration;
+    }
+
+    /// `workers` callers (`caller(w)` models the `w`-th), each making attempts one at a time
+    /// through `pacer` for `secs` against a bucket.
+    async fn drive_with<C: Caller>(
         pacer: Arc<Pacer>,
         bucket: Arc<Mutex<Bucket>>,
         workers: usize,
-        latency: Duration,
         secs: u64,
+        caller: impl Fn(usize) -> C,
     ) -> Outcome {
         let end = Instant::now() + Duration::from_secs(secs);
         let mut handles = Vec::new();
         for w in 0..workers {
             let (pacer, bucket) = (pacer.clone(), bucket.clone());
+            let mut caller = caller(w);
             handles.push(tokio::spawn(async move {
                 let mut out = Outcome::default();
                 let mut failures = 0u32;
                 while Instant::now() < end {
                     pacer.acquire().await;
-                    tokio::time::sleep(latency).await;
+                    tokio::time::sleep(caller.to_server()).await;
                     let ok = bucket.lock().unwrap().try_take();
-                    tokio::time::sleep(latency).await;
+                    tokio::time::sleep(caller.back()).await;
                     pacer.record(!ok);
                     if ok {
                         out.ok += 1;
@@ -646,15 +652,47 @@ mod tests {
                     } else {
                         out.throttled += 1;
                         failures += 1;
-                        // Deterministic stand-in for the SDK's jittered exponential backoff.
-                        let ms = (100u64 << failures.min(4)) * (1 + w as u64 % 3) / 4;
-                        tokio::time::sleep(Duration::from_millis(ms)).await;
+                        tokio::time::sleep(caller.backoff(failures)).await;
                     }
                 }
                 out
             }));
         }
         total(handles).await
+    }
+
+    /// A metronome caller: `latency` each way and a deterministic stand-in for the SDK's
+    /// 100 ms-base exponential backoff, staggered by worker.
+    struct Steady {
+        latency: Duration,
+        worker: u64,
+    }
+
+    impl Caller for Steady {
+        fn to_server(&mut self) -> Duration {
+            self.latency
+        }
+        fn back(&mut self) -> Duration {
+            self.latency
+        }
+        fn backoff(&mut self, failures: u32) -> Duration {
+            Duration::from_millis((100u64 << failures.min(4)) * (1 + self.worker % 3) / 4)
+        }
+    }
+
+    /// `workers` [`Steady`] callers with `latency` each way.
+    async fn drive(
+        pacer: Arc<Pacer>,
+        bucket: Arc<Mutex<Bucket>>,
+        workers: usize,
+        latency: Duration,
+        secs: u64,
+    ) -> Outcome {
+        drive_with(pacer, bucket, workers, secs, |w| Steady {
+            latency,
+            worker: w as u64,
+        })
+        .await
     }
 
     /// The callers' outcomes summed.
@@ -676,10 +714,32 @@ mod tests {
         (*state >> 11) as f64 / (1u64 << 53) as f64
     }
 
-    /// Like [`drive`], but each attempt's latency is drawn (seeded) from 1–20 ms each way, 1 %
-    /// of attempts stall for 100–500 ms (a loaded machine), and the backoff is jittered like
-    /// the SDK's (a random share of the exponential step): what the collector meets on a busy
-    /// host rather than a metronome.
+    /// A caller on a busy host rather than a metronome: each attempt's latency is drawn
+    /// (seeded) from 1–20 ms each way, 1 % of attempts stall for 100–500 ms on the way out (a
+    /// loaded machine), and the backoff is jittered like the SDK's (a random share of the
+    /// exponential step).
+    struct Jittered {
+        rng: u64,
+    }
+
+    impl Caller for Jittered {
+        fn to_server(&mut self) -> Duration {
+            let mut one_way = 1.0 + 19.0 * draw(&mut self.rng);
+            if draw(&mut self.rng) < 0.01 {
+                one_way += 100.0 + 400.0 * draw(&mut self.rng);
+            }
+            Duration::from_secs_f64(one_way / 1000.0)
+        }
+        fn back(&mut self) -> Duration {
+            Duration::from_secs_f64((1.0 + 19.0 * draw(&mut self.rng)) / 1000.0)
+        }
+        fn backoff(&mut self, failures: u32) -> Duration {
+            let step = (100u64 << failures.min(5)).min(3000) as f64;
+            Duration::from_secs_f64(step * draw(&mut self.rng) / 1000.0)
+        }
+    }
+
+    /// `workers` [`Jittered`] callers, seeded from `seed`.
     async fn drive_jittered(
         pacer: Arc<Pacer>,
         bucket: Arc<Mutex<Bucket>>,
@@ -687,42 +747,10 @@ mod tests {
         secs: u64,
         seed: u64,
     ) -> Outcome {
-        let end = Instant::now() + Duration::from_secs(secs);
-        let mut handles = Vec::new();
-        for w in 0..workers {
-            let (pacer, bucket) = (pacer.clone(), bucket.clone());
-            let mut rng = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (w as u64 + 1) << 32 | 1;
-            handles.push(tokio::spawn(async move {
-                let mut out = Outcome::default();
-                let mut failures = 0u32;
-                while Instant::now() < end {
-                    pacer.acquire().await;
-                    let mut one_way = 1.0 + 19.0 * draw(&mut rng);
-                    if draw(&mut rng) < 0.01 {
-                        one_way += 100.0 + 400.0 * draw(&mut rng);
-                    }
-                    tokio::time::sleep(Duration::from_secs_f64(one_way / 1000.0)).await;
-                    let ok = bucket.lock().unwrap().try_take();
-                    tokio::time::sleep(Duration::from_secs_f64(
-                        (1.0 + 19.0 * draw(&mut rng)) / 1000.0,
-                    ))
-                    .await;
-                    pacer.record(!ok);
-                    if ok {
-                        out.ok += 1;
-                        failures = 0;
-                    } else {
-                        out.throttled += 1;
-                        failures += 1;
-                        let step = (100u64 << failures.min(5)).min(3000) as f64;
-                        tokio::time::sleep(Duration::from_secs_f64(step * draw(&mut rng) / 1000.0))
-                            .await;
-                    }
-                }
-                out
-            }));
-        }
-        total(handles).await
+        drive_with(pacer, bucket, workers, secs, |w| Jittered {
+            rng: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (w as u64 + 1) << 32 | 1,
+        })
+        .await
     }
 
     /// A token bucket met by jittered callers, over many seeds: no seed may lose control of

@@ -36,7 +36,9 @@ const ACCOUNT: &str = "123456789012";
 type Answer = (u16, Vec<u8>);
 
 /// A loopback STS: answers each request with the next queued (status, body); the last one
-/// repeats. Counts the requests.
+/// repeats. Counts the requests. Written on a raw socket rather than axum/hyper because the
+/// cases include statuses a conforming server library will not send as a final answer
+/// (1xx), and the SDK must survive those too.
 #[derive(Clone, Default)]
 struct Sts {
     answers: Arc<Mutex<VecDeque<Answer>>>,
