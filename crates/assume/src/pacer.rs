@@ -15,7 +15,9 @@
 //!   [`MAX_CUT`] at most.
 //! - **Oversending**: when most attempts of a window are throttled the bucket is pinned
 //!   empty and `(ok + 1) / elapsed` bounds the service's rate from above; the pace is cut to
-//!   it at once rather than waiting for the window to close.
+//!   it at once rather than waiting for the window to close. With a background share learned,
+//!   the shortfall of successes must also be beyond chance (two standard deviations of the
+//!   binomial), or short runs of background throttles would read as oversending.
 //! - **Grow while clean**: while callers are waiting on the pacer (the pace, not the work,
 //!   is the limit) the rate grows by [`SLOW_GROWTH`] per second from 90% of the last estimate
 //!   up, and by [`FAST_GROWTH`] below that or while the ceiling is unknown.
@@ -476,7 +478,12 @@ impl State {
                 // What the service lets through, with its background throttling discounted.
                 let kept = 1.0 - self.background;
                 let mut r = rate;
-                if w.sent as f64 * kept >= 2.0 * (w.ok as f64 + 1.0) {
+                // Oversending: far fewer successes than the attempts would bring, beyond what
+                // chance makes of background throttling (two standard deviations of the
+                // binomial; none without background, so a bucket's signal is as before).
+                let expected = w.sent as f64 * kept;
+                let chance = 2.0 * (expected * self.background).sqrt();
+                if expected >= 2.0 * (w.ok as f64 + 1.0) && expected - w.ok as f64 > chance + 1.0 {
                     r = r.min((w.ok as f64 + 1.0) / secs / kept);
                 }
                 if d >= MIN_WINDOW && w.sent >= MIN_SAMPLE {
@@ -954,14 +961,12 @@ mod tests {
     }
 
     /// Half the calls throttled at random from the first call on, with the collector's
-    /// concurrency and the SDK's backoff: the pace stays near what the callers send (it sank to
-    /// the floor of 0.5/s when the first call was throttled, and a collection never finished).
+    /// concurrency and the SDK's backoff: the pace stays near what the callers send. It sank
+    /// to the floor of 0.5/s when the first call was throttled (a collection never finished),
+    /// then drifted to 3–12/s (932 / 1,643 / 287 ok in the minute for these seeds) because a
+    /// short window's run of random throttles read as oversending; oversending now has to be
+    /// beyond two standard deviations of the background's binomial (3,572 / 3,596 / 1,297).
     #[tokio::test(start_paused = true)]
-    #[ignore = "pacer bug: at 50 % random throttling the pace still drifts down: 932 / 1,643 / \
-                287 ok in 60 s for seeds 101 / 7 / 12345 (was 1,741 / 596 / -): short windows \
-                read runs of random throttles as a rate signal. Growing fast through background \
-                windows passed it (074c10d) but ran 2 of 200 account-regions away in the \
-                release bench, so it was reverted; see RELIABILITY.md finding 10"]
     async fn random_throttling_from_the_first_call_does_not_pin_the_pace_to_the_floor() {
         for seed in [101, 7, 12345] {
             let pacer = Arc::new(Pacer::new(0));
@@ -980,10 +985,9 @@ mod tests {
             monitor.abort();
             let s = pacer.snapshot();
             eprintln!("random 50% (seed {seed}): {o:?}, {s:?}");
-            // Pinned at the floor: 30 in the minute. Unpaced, 16 workers with this backoff make
-            // over 100 a second; the pace still drifts below that (oversending cuts on short
-            // windows, see RELIABILITY.md), so this only guards against the floor.
-            assert!(o.ok >= 60 * 10, "seed {seed}: {o:?}, {s:?}");
+            // Pinned at the floor: 30 in the minute; drifting, 287 for one seed. Unpaced, 16
+            // workers with this backoff make over 100 a second.
+            assert!(o.ok >= 60 * 15, "seed {seed}: {o:?}, {s:?}");
             assert!(s.rate.is_none_or(|r| r >= 2.0), "seed {seed}: {o:?}, {s:?}");
         }
     }

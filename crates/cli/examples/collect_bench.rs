@@ -45,14 +45,8 @@ fn cpu_seconds() -> f64 {
         .unwrap_or(f64::NAN)
 }
 
-fn main() -> anyhow::Result<()> {
-    // The CLI's malloc settings, before any thread starts, so the bench measures them.
-    patchlake_query::malloc::tune();
-    run()
-}
-
 #[tokio::main]
-async fn run() -> anyhow::Result<()> {
+async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let arg = |i: usize, d: usize| args.get(i).and_then(|a| a.parse().ok()).unwrap_or(d);
     let (accounts, regions, instances) = (arg(0, 10), arg(1, 2), arg(2, 100));

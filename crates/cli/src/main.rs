@@ -145,10 +145,25 @@ enum ConfigCommand {
     Check,
 }
 
+impl Command {
+    /// Whether the command runs DataFusion queries, and so gets the query processes' malloc
+    /// settings (`patchlake_query::malloc`). Collection keeps glibc's defaults, which give
+    /// freed memory back: its budget is peak RSS, not query latency.
+    fn runs_queries(&self) -> bool {
+        matches!(
+            self,
+            Command::Demo(_) | Command::Report(_) | Command::Sql(_) | Command::Evidence(_)
+        )
+    }
+}
+
 fn main() -> ExitCode {
-    // Before any thread starts (see the module).
-    let malloc = patchlake_query::malloc::tune();
     let cli = Cli::parse();
+    // Before any thread starts (the async runtime is built below).
+    let malloc = cli
+        .command
+        .runs_queries()
+        .then(patchlake_query::malloc::tune);
     init_tracing(&cli.global.log_format);
     tracing::debug!(?malloc, "glibc malloc settings");
     let runtime = match tokio::runtime::Runtime::new() {

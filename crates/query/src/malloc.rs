@@ -1,5 +1,7 @@
-//! glibc malloc settings for processes that run queries (the CLI, the Lambda functions, the
-//! bench).
+//! glibc malloc settings for processes that run queries: the CLI's `demo`, `report`, `sql`
+//! and `evidence`, the `report` Lambda function, the query bench. Collection and finalize keep
+//! glibc's defaults: their budget is peak RSS (the collect function's 256 MiB), and memory
+//! kept for reuse counts against it.
 //!
 //! DataFusion's operators allocate and free batch buffers of hundreds of KiB to a few MiB at
 //! a high rate. With glibc's defaults (an mmap threshold that starts at 128 KiB and a trim
@@ -25,7 +27,7 @@ pub enum Tuning {
     /// glibc accepted both settings.
     Applied,
     /// The environment sets malloc tunables (`GLIBC_TUNABLES` with `glibc.malloc.*`, or a
-    /// `MALLOC_*_` variable): the user's settings stand.
+    /// `MALLOC_*` variable): the user's settings stand.
     LeftToEnvironment,
     /// Not glibc (musl, macOS): nothing to do.
     Unsupported,
@@ -33,19 +35,37 @@ pub enum Tuning {
     Refused,
 }
 
+/// glibc's older malloc variables, each still read at start-up.
+const MALLOC_VARIABLES: [&str; 8] = [
+    "MALLOC_ARENA_MAX",
+    "MALLOC_ARENA_TEST",
+    "MALLOC_CHECK_",
+    "MALLOC_MMAP_MAX_",
+    "MALLOC_MMAP_THRESHOLD_",
+    "MALLOC_PERTURB_",
+    "MALLOC_TOP_PAD_",
+    "MALLOC_TRIM_THRESHOLD_",
+];
+
 /// Whether the environment already tunes malloc: glibc's `GLIBC_TUNABLES` naming a
-/// `glibc.malloc.` tunable, or one of its older `MALLOC_..._` variables.
+/// `glibc.malloc.` tunable, or one of its older `MALLOC_*` variables.
 pub fn environment_tunes_malloc(vars: impl IntoIterator<Item = (String, String)>) -> bool {
     vars.into_iter().any(|(key, value)| {
         (key == "GLIBC_TUNABLES" && value.contains("glibc.malloc."))
-            || (key.starts_with("MALLOC_") && key.ends_with('_'))
+            || MALLOC_VARIABLES.contains(&key.as_str())
     })
 }
 
 /// Applies [`MMAP_THRESHOLD`] and [`TRIM_THRESHOLD`] unless the environment sets malloc
 /// tunables. Call it first in `main`, before the async runtime starts its threads.
 pub fn tune() -> Tuning {
-    if environment_tunes_malloc(std::env::vars()) {
+    let vars = std::env::vars_os().map(|(k, v)| {
+        (
+            k.to_string_lossy().into_owned(),
+            v.to_string_lossy().into_owned(),
+        )
+    });
+    if environment_tunes_malloc(vars) {
         return Tuning::LeftToEnvironment;
     }
     apply()
@@ -85,13 +105,15 @@ mod tests {
             "GLIBC_TUNABLES",
             "glibc.malloc.trim_threshold=1000"
         )])));
+        assert!(environment_tunes_malloc(vars(&[("MALLOC_ARENA_MAX", "2")])));
         assert!(environment_tunes_malloc(vars(&[(
-            "MALLOC_ARENA_MAX_",
-            "2"
+            "MALLOC_TRIM_THRESHOLD_",
+            "0"
         )])));
         assert!(!environment_tunes_malloc(vars(&[
             ("GLIBC_TUNABLES", "glibc.cpu.hwcaps=-AVX2"),
             ("MALLOC_CONF", "x"),
+            ("MALLOC_TRIM_THRESHOLD", "0"),
             ("PATH", "/bin"),
         ])));
     }
