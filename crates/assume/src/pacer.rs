@@ -355,6 +355,12 @@ fn interval(rate: f64) -> Duration {
     Duration::from_secs_f64(1.0 / rate)
 }
 
+/// How far the throttled count of `attempts` may stray from a background share's expectation
+/// by chance: two standard deviations of the binomial, plus one.
+fn chance(attempts: f64, background: f64) -> f64 {
+    2.0 * (background * (1.0 - background) * attempts).sqrt() + 1.0
+}
+
 fn clamp(rate: f64, cap: Option<f64>) -> f64 {
     let r = rate.max(FLOOR);
     cap.map_or(r, |c| r.min(c))
@@ -479,11 +485,12 @@ impl State {
                 let kept = 1.0 - self.background;
                 let mut r = rate;
                 // Oversending: far fewer successes than the attempts would bring, beyond what
-                // chance makes of background throttling (two standard deviations of the
-                // binomial; none without background, so a bucket's signal is as before).
+                // chance makes of background throttling (none without background, so a
+                // bucket's signal is as before).
                 let expected = w.sent as f64 * kept;
-                let chance = 2.0 * (expected * self.background).sqrt();
-                if expected >= 2.0 * (w.ok as f64 + 1.0) && expected - w.ok as f64 > chance + 1.0 {
+                if expected >= 2.0 * (w.ok as f64 + 1.0)
+                    && expected - w.ok as f64 > chance(w.sent as f64, self.background)
+                {
                     r = r.min((w.ok as f64 + 1.0) / secs / kept);
                 }
                 if d >= MIN_WINDOW && w.sent >= MIN_SAMPLE {
@@ -507,12 +514,11 @@ impl State {
                     } else {
                         let b = self.background;
                         let excess = w.throttled as f64 - b * sent;
-                        let noise = 2.0 * (b * (1.0 - b) * sent).sqrt() + 1.0;
                         if b > 0.0 {
                             self.background = 0.5 * (b + share.min(MAX_BACKGROUND));
                         }
                         // With background throttling, only throttles beyond it signal the rate.
-                        let rate_signal = b == 0.0 || excess > noise;
+                        let rate_signal = b == 0.0 || excess > chance(sent, b);
                         if rate_signal && 2 * w.paced >= w.sent {
                             // Mostly paced: the service's bucket never filled up, the
                             // estimate holds.
