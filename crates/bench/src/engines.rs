@@ -170,6 +170,11 @@ pub async fn datafusion_worker(suite: &Path, name: &str, hot: usize, out: &Path)
                 .await?;
         }
     }
+    // For analysis of the first execution's cost: `PATCHLAKE_BENCH_WARMUP="<sql>"` runs that
+    // query (untimed) before the timed ones.
+    if let Ok(sql) = std::env::var("PATCHLAKE_BENCH_WARMUP") {
+        q.sql(&sql).await?;
+    }
     let q = &q;
     let run = move || async move {
         let result = match query.kind {
@@ -186,6 +191,10 @@ pub async fn datafusion_worker(suite: &Path, name: &str, hot: usize, out: &Path)
         let t = Instant::now();
         run().await?;
         let elapsed = t.elapsed().as_secs_f64() * 1000.0;
+        // `PATCHLAKE_BENCH_TRACE=1` prints every hot execution's time, not only the best.
+        if std::env::var_os("PATCHLAKE_BENCH_TRACE").is_some() {
+            eprintln!("hot {i}: {elapsed:.1} ms");
+        }
         hot_ms = if i == 0 { elapsed } else { hot_ms.min(elapsed) };
     }
     let peak_rss_kib = peak_rss_kib().unwrap_or(0);
