@@ -259,6 +259,7 @@ pub fn run_query(
     work: &Path,
     name: &str,
     hot: usize,
+    processes: usize,
     python: Option<&Path>,
 ) -> Result<Outcome> {
     let results = work.join("results");
@@ -266,17 +267,19 @@ pub fn run_query(
     let datafusion_result = results.join(format!("{name}.datafusion.parquet"));
     let duckdb_result = results.join(format!("{name}.duckdb.parquet"));
     let exe = std::env::current_exe().context("locating the bench binary")?;
-    let datafusion = Command::new(exe)
-        .arg("worker")
-        .arg("datafusion")
-        .arg(suite)
-        .arg(name)
-        .arg(hot.to_string())
-        .arg(&datafusion_result)
-        .output()
-        .context("starting the DataFusion worker")
-        .and_then(|o| parse_timing(&format!("DataFusion worker for {name}"), o));
-    let duckdb = python.map(|python| {
+    let datafusion_once = || {
+        Command::new(&exe)
+            .arg("worker")
+            .arg("datafusion")
+            .arg(suite)
+            .arg(name)
+            .arg(hot.to_string())
+            .arg(&datafusion_result)
+            .output()
+            .context("starting the DataFusion worker")
+            .and_then(|o| parse_timing(&format!("DataFusion worker for {name}"), o))
+    };
+    let duckdb_once = |python: &Path| {
         Command::new(python)
             .arg(work.join("duckdb_runner.py"))
             .arg(suite)
@@ -286,12 +289,65 @@ pub fn run_query(
             .output()
             .with_context(|| format!("starting {}", python.display()))
             .and_then(|o| parse_timing(&format!("DuckDB runner for {name}"), o))
-    });
+    };
+    // The engines take turns, so a slow spell of the machine falls on both.
+    let mut datafusion = Ok(Vec::new());
+    let mut duckdb = python.map(|_| Ok(Vec::new()));
+    for _ in 0..processes.max(1) {
+        if let Ok(timings) = &mut datafusion {
+            match datafusion_once() {
+                Ok(t) => timings.push(t),
+                Err(e) => datafusion = Err(e),
+            }
+        }
+        if let (Some(python), Some(Ok(timings))) = (python, &mut duckdb) {
+            match duckdb_once(python) {
+                Ok(t) => timings.push(t),
+                Err(e) => duckdb = Some(Err(e)),
+            }
+        }
+    }
     Ok(Outcome {
-        datafusion,
-        duckdb,
+        datafusion: datafusion.and_then(combine),
+        duckdb: duckdb.map(|d| d.and_then(combine)),
         datafusion_result,
         duckdb_result,
+    })
+}
+
+/// One engine's timings of a query over several fresh processes: the median of the cold
+/// (first) executions and of the set-up times, the best hot execution, the highest peak RSS.
+/// Every process must have returned the same number of rows.
+pub fn combine(timings: Vec<Timing>) -> Result<Timing> {
+    let first = timings.first().context("no process ran")?.clone();
+    if let Some(other) = timings.iter().find(|t| t.rows != first.rows) {
+        bail!(
+            "{} returned {} rows in one process and {} in another for {}",
+            first.engine,
+            first.rows,
+            other.rows,
+            first.query
+        );
+    }
+    let median = |f: fn(&Timing) -> f64| {
+        let mut v: Vec<f64> = timings.iter().map(f).collect();
+        v.sort_by(f64::total_cmp);
+        let mid = v.len() / 2;
+        if v.len() % 2 == 1 {
+            v[mid]
+        } else {
+            (v[mid - 1] + v[mid]) / 2.0
+        }
+    };
+    Ok(Timing {
+        open_ms: median(|t| t.open_ms),
+        cold_ms: median(|t| t.cold_ms),
+        hot_ms: timings
+            .iter()
+            .map(|t| t.hot_ms)
+            .fold(f64::INFINITY, f64::min),
+        peak_rss_kib: timings.iter().map(|t| t.peak_rss_kib).max().unwrap_or(0),
+        ..first
     })
 }
 
@@ -302,4 +358,47 @@ pub fn compare(outcome: &Outcome) -> Result<()> {
     let (schema, batches) = read_parquet(&outcome.duckdb_result)?;
     let duck = crate::compare::normalize(&schema, &batches)?;
     crate::compare::same(&df, &duck)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn timing(cold_ms: f64, hot_ms: f64, peak_rss_kib: u64, rows: u64) -> Timing {
+        Timing {
+            engine: "datafusion".to_owned(),
+            version: None,
+            query: "q".to_owned(),
+            open_ms: cold_ms / 10.0,
+            cold_ms,
+            hot_ms,
+            rows,
+            peak_rss_kib,
+        }
+    }
+
+    #[test]
+    fn combine_takes_the_median_cold_the_best_hot_and_the_highest_rss() {
+        let t = combine(vec![
+            timing(180.0, 125.0, 90, 1),
+            timing(140.0, 130.0, 96, 1),
+            timing(400.0, 119.0, 80, 1),
+        ])
+        .unwrap();
+        assert_eq!(
+            (t.cold_ms, t.open_ms, t.hot_ms, t.peak_rss_kib),
+            (180.0, 18.0, 119.0, 96)
+        );
+        let even = combine(vec![timing(100.0, 90.0, 1, 1), timing(140.0, 80.0, 1, 1)]).unwrap();
+        assert_eq!((even.cold_ms, even.hot_ms), (120.0, 80.0));
+        let one = combine(vec![timing(50.0, 40.0, 7, 3)]).unwrap();
+        assert_eq!((one.cold_ms, one.hot_ms, one.rows), (50.0, 40.0, 3));
+    }
+
+    #[test]
+    fn combine_refuses_processes_that_disagree_on_rows() {
+        let e = combine(vec![timing(1.0, 1.0, 1, 5), timing(1.0, 1.0, 1, 6)]).unwrap_err();
+        assert!(e.to_string().contains("5 rows in one process and 6"), "{e}");
+        assert!(combine(Vec::new()).is_err());
+    }
 }

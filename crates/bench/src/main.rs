@@ -66,6 +66,9 @@ enum Command {
         /// Hot executions per query (the best one counts).
         #[arg(long, default_value_t = 3)]
         hot: usize,
+        /// Fresh processes per query and engine, taking turns: cold is their median.
+        #[arg(long, default_value_t = 3)]
+        processes: usize,
         /// Python of a virtual environment with `duckdb` (scripts/bench creates one).
         #[arg(long, env = "PATCHLAKE_BENCH_PYTHON")]
         python: Option<PathBuf>,
@@ -147,6 +150,7 @@ fn default_python() -> Option<PathBuf> {
 async fn run(
     lake_args: LakeArgs,
     hot: usize,
+    processes: usize,
     python: Option<PathBuf>,
     no_duckdb: bool,
     only: Option<String>,
@@ -178,7 +182,14 @@ async fn run(
         "query", "rows", "df cold", "df hot", "duck cold", "duck hot", "hot x", "cold x"
     );
     for query in &queries {
-        let outcome = engines::run_query(&suite_path, &work, &query.name, hot, python.as_deref())?;
+        let outcome = engines::run_query(
+            &suite_path,
+            &work,
+            &query.name,
+            hot,
+            processes,
+            python.as_deref(),
+        )?;
         let same = match (&outcome.datafusion, &outcome.duckdb) {
             (Ok(_), Some(Ok(_))) => Some(engines::compare(&outcome).map_err(|e| format!("{e:#}"))),
             _ => None,
@@ -197,6 +208,7 @@ async fn run(
         scale: lake_args.scale,
         seed: lake_args.seed,
         hot,
+        processes,
         stats,
         rows,
         machine: results::machine(),
@@ -235,11 +247,12 @@ async fn run_main() -> Result<()> {
         Command::Run {
             lake,
             hot,
+            processes,
             python,
             no_duckdb,
             only,
             results,
-        } => run(lake, hot, python, no_duckdb, only, results).await,
+        } => run(lake, hot, processes, python, no_duckdb, only, results).await,
         Command::Generate { lake, force } => {
             let (root, stats) = ensure_lake(&lake, force).await?;
             results::print_lake(&stats);
