@@ -236,14 +236,19 @@ async fn run(
 }
 
 fn main() -> Result<()> {
-    // The CLI's malloc settings, before any thread starts, so the bench measures them.
-    patchlake_query::malloc::tune();
-    run_main()
+    let command = Cli::parse().command;
+    // The query workers get the CLI's query malloc settings, before any thread starts, so
+    // the bench measures them. Generating the lake (here or inside `run`) keeps glibc's
+    // defaults, as `patchlake collect` and `finalize` do, so the writer figures are theirs.
+    if matches!(command, Command::Worker { .. }) {
+        patchlake_query::malloc::tune();
+    }
+    run_main(command)
 }
 
 #[tokio::main]
-async fn run_main() -> Result<()> {
-    match Cli::parse().command {
+async fn run_main(command: Command) -> Result<()> {
+    match command {
         Command::Run {
             lake,
             hot,

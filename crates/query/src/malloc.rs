@@ -1,7 +1,7 @@
 //! glibc malloc settings for processes that run queries: the CLI's `demo`, `report`, `sql`
-//! and `evidence`, the `report` Lambda function, the query bench. Collection and finalize keep
-//! glibc's defaults: their budget is peak RSS (the collect function's 256 MiB), and memory
-//! kept for reuse counts against it.
+//! and `evidence`, the `report` Lambda function, the bench's query workers. Collection and
+//! finalize keep glibc's defaults: their budget is peak RSS (the collect function's 256 MiB),
+//! and memory kept for reuse counts against it.
 //!
 //! DataFusion's operators allocate and free batch buffers of hundreds of KiB to a few MiB at
 //! a high rate. With glibc's defaults (an mmap threshold that starts at 128 KiB and a trim
